@@ -1,0 +1,177 @@
+package dev.zerodrop;
+
+import dev.zerodrop.api.ApiServer;
+import dev.zerodrop.api.Routes;
+import dev.zerodrop.api.Services;
+import dev.zerodrop.config.Config;
+import dev.zerodrop.delivery.AddressGuard;
+import dev.zerodrop.delivery.WebhookClient;
+import dev.zerodrop.dispatch.DispatchListener;
+import dev.zerodrop.dispatch.Dispatcher;
+import dev.zerodrop.dispatch.RetryPolicy;
+import dev.zerodrop.store.AppStore;
+import dev.zerodrop.store.AttemptStore;
+import dev.zerodrop.store.Database;
+import dev.zerodrop.store.DeliveryStore;
+import dev.zerodrop.store.EmbeddedDatabase;
+import dev.zerodrop.store.EndpointStore;
+import dev.zerodrop.store.EventTypeStore;
+import dev.zerodrop.store.IdempotencyStore;
+import dev.zerodrop.store.MessageStore;
+import dev.zerodrop.store.TokenStore;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.time.InstantSource;
+import java.util.Optional;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** One ZeroDrop node: database, dispatcher and API, started and stopped in the right order. */
+public final class Server implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Server.class);
+
+    /** Hooks for embedding and tests. */
+    public record Options(InstantSource clock, DispatchListener listener, Dispatcher.SendHook sendHook, PrintStream console) {
+        public static Options defaults() {
+            return new Options(InstantSource.system(), DispatchListener.NONE, Dispatcher.SendHook.NONE, System.out);
+        }
+    }
+
+    private final EmbeddedDatabase embedded;
+    private final Database db;
+    private final WebhookClient client;
+    private final Dispatcher dispatcher;
+    private final ApiServer api;
+    private final ScheduledExecutorService maintenance;
+    private final String jdbcUrl;
+
+    private Server(EmbeddedDatabase embedded, Database db, WebhookClient client, Dispatcher dispatcher, ApiServer api,
+                   ScheduledExecutorService maintenance, String jdbcUrl) {
+        this.embedded = embedded;
+        this.db = db;
+        this.client = client;
+        this.dispatcher = dispatcher;
+        this.api = api;
+        this.maintenance = maintenance;
+        this.jdbcUrl = jdbcUrl;
+    }
+
+    public static Server start(Config cfg) throws IOException {
+        return start(cfg, Options.defaults());
+    }
+
+    public static Server start(Config cfg, Options o) throws IOException {
+        EmbeddedDatabase embedded = null;
+        String url;
+        String user = cfg.dbUser().orElse(null);
+        String password = cfg.dbPassword().orElse(null);
+        if (cfg.dbUrl().isPresent()) {
+            url = cfg.dbUrl().get();
+        } else {
+            log.info("starting the embedded PostgreSQL in {}", cfg.dataDir().toAbsolutePath());
+            embedded = EmbeddedDatabase.start(cfg.dataDir());
+            url = embedded.jdbcUrl();
+        }
+        Database db;
+        try {
+            db = Database.open(url, user, password, cfg.dbPoolSize());
+        } catch (RuntimeException e) {
+            if (embedded != null) embedded.close();
+            throw e;
+        }
+        var jdbc = db.jdbc();
+        TokenStore tokens = new TokenStore(jdbc);
+        setUpAdminToken(cfg, tokens, o);
+
+        AddressGuard guard = new AddressGuard(cfg.allowPrivateCidrs());
+        WebhookClient client = new WebhookClient(guard, cfg.connectTimeout(), cfg.requestTimeout(), cfg.responseCap(),
+                cfg.endpointMaxInFlight());
+        DeliveryStore deliveries = new DeliveryStore(jdbc);
+        Dispatcher dispatcher = null;
+        if (cfg.dispatch()) {
+            dispatcher = new Dispatcher(deliveries, client, new RetryPolicy(cfg.retrySchedule(), cfg.retryAfterMax()),
+                    new Dispatcher.Settings(cfg.lease(), cfg.claimBatch(), cfg.maxInFlight(), cfg.endpointMaxInFlight(),
+                            cfg.pollInterval(), cfg.shutdownGrace(), cfg.svixHeaders()),
+                    o.clock(), o.listener(), o.sendHook());
+            dispatcher.start();
+        }
+        Dispatcher d = dispatcher;
+        IdempotencyStore idempotency = new IdempotencyStore(jdbc);
+        Services services = new Services(new AppStore(jdbc), new EndpointStore(jdbc), new MessageStore(jdbc), deliveries,
+                new AttemptStore(jdbc), new EventTypeStore(jdbc), guard, d == null ? () -> {} : d::wake, o.clock());
+        ApiServer api = new ApiServer(cfg.host(), cfg.port(), tokens, idempotency, o.clock(), db::isReachable,
+                a -> Routes.register(a, services)).start();
+
+        ScheduledExecutorService maintenance = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("zd-maintenance").daemon().factory());
+        maintenance.scheduleWithFixedDelay(() -> {
+            try {
+                idempotency.purge(o.clock().instant());
+            } catch (RuntimeException e) {
+                log.warn("idempotency key purge failed: {}", e.getMessage());
+            }
+        }, 1, 10, TimeUnit.MINUTES);
+        log.info("ZeroDrop listening on http://{}:{} ({} database)", cfg.host(), api.port(), embedded != null ? "embedded" : "external");
+        return new Server(embedded, db, client, dispatcher, api, maintenance, url);
+    }
+
+    private static void setUpAdminToken(Config cfg, TokenStore tokens, Options o) {
+        if (cfg.adminToken().isPresent()) {
+            tokens.ensure("admin (ZERODROP_ADMIN_TOKEN)", cfg.adminToken().get(), o.clock().instant());
+            return;
+        }
+        Optional<String> created = tokens.createFirstAdminToken(o.clock().instant());
+        created.ifPresent(t -> {
+            o.console().println("""
+
+                    ZeroDrop generated an admin API token. It is shown this once and stored only as a hash:
+
+                        %s
+
+                    Use it as 'Authorization: Bearer <token>'. Set ZERODROP_ADMIN_TOKEN to choose your own.
+                    """.formatted(t));
+            o.console().flush();
+        });
+    }
+
+    public int port() {
+        return api.port();
+    }
+
+    /** The JDBC URL of the database this node uses (the embedded one's includes its port). */
+    public String jdbcUrl() {
+        return jdbcUrl;
+    }
+
+    public Database database() {
+        return db;
+    }
+
+    /**
+     * Stops in order: the API stops accepting, the dispatcher finishes or releases its in-flight
+     * deliveries, then the database pool and the embedded PostgreSQL stop.
+     */
+    @Override
+    public void close() {
+        log.info("ZeroDrop shutting down");
+        maintenance.shutdownNow();
+        try {
+            api.close();
+        } catch (RuntimeException e) {
+            log.warn("stopping the API: {}", e.getMessage());
+        }
+        if (dispatcher != null) dispatcher.close();
+        client.close();
+        db.close();
+        if (embedded != null) {
+            try {
+                embedded.close();
+            } catch (IOException e) {
+                log.warn("stopping the embedded PostgreSQL: {}", e.getMessage());
+            }
+        }
+        log.info("ZeroDrop stopped");
+    }
+}

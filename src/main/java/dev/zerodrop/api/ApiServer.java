@@ -1,0 +1,253 @@
+package dev.zerodrop.api;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.zerodrop.core.Json;
+import dev.zerodrop.store.Conflict;
+import dev.zerodrop.store.IdempotencyStore;
+import dev.zerodrop.store.StoreUnavailableException;
+import dev.zerodrop.store.TokenStore;
+import io.javalin.Javalin;
+import io.javalin.http.Context;
+import io.javalin.http.HandlerType;
+import java.time.Instant;
+import java.time.InstantSource;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.BooleanSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The HTTP API: the Svix-compatible routes under {@code /api/v1}. Handlers are small functions that
+ * return a {@link Reply}; errors are exceptions, turned into JSON here and only here.
+ */
+public final class ApiServer implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(ApiServer.class);
+    static final String SCOPE_ATTR = "zd.scope";
+    static final String IDEMPOTENCY_ATTR = "zd.idempotency";
+
+    /** A handler's answer: a status and a body (an object to serialise, raw JSON bytes, or null). */
+    public record Reply(int status, Object body) {
+        static Reply of(int status, Object body) {
+            return new Reply(status, body);
+        }
+
+        static Reply noContent() {
+            return new Reply(204, null);
+        }
+    }
+
+    @FunctionalInterface
+    interface Action {
+        Reply handle(Context ctx) throws Exception;
+    }
+
+    /** The idempotency key of the request being handled, for handlers that record it in their own transaction. */
+    record IdempotencyScope(String scope, String key) {}
+
+    private final Javalin app;
+    private final TokenStore tokens;
+    private final IdempotencyStore idempotency;
+    private final InstantSource clock;
+    private final BooleanSupplier ready;
+    private final Map<String, CachedToken> tokenCache = new ConcurrentHashMap<>();
+
+    private record CachedToken(String id, long expiresAtMillis) {}
+
+    public ApiServer(String host, int port, TokenStore tokens, IdempotencyStore idempotency, InstantSource clock,
+                     BooleanSupplier ready, java.util.function.Consumer<ApiServer> routes) {
+        this.tokens = tokens;
+        this.idempotency = idempotency;
+        this.clock = clock;
+        this.ready = ready;
+        this.app = Javalin.create(cfg -> {
+            cfg.jetty.host = host;
+            cfg.jetty.port = port;
+            cfg.concurrency.useVirtualThreads = true;
+            cfg.router.ignoreTrailingSlashes = true;
+            cfg.router.treatMultipleSlashesAsSingleSlash = true;
+            cfg.http.maxRequestSize = 2 * 1024 * 1024;
+            cfg.startup.showJavalinBanner = false;
+            cfg.jsonMapper(new io.javalin.json.JavalinJackson(Json.MAPPER, true));
+            cfg.routes.exception(Exception.class, (e, ctx) -> error(ctx, e));
+            cfg.routes.error(404, ctx -> {
+                if (ctx.result() == null || ctx.result().isEmpty()) {
+                    write(ctx, 404, new Views.ErrorOut("not_found", "no route for " + ctx.method() + " " + ctx.path()));
+                }
+            });
+            cfg.routes.error(405, ctx -> write(ctx, 405, new Views.ErrorOut("method_not_allowed", ctx.method() + " is not allowed on " + ctx.path())));
+            this.pending = cfg;
+            routes.accept(this);
+            this.pending = null;
+        });
+    }
+
+    private io.javalin.config.JavalinConfig pending;
+
+    public ApiServer start() {
+        app.start();
+        return this;
+    }
+
+    public int port() {
+        return app.port();
+    }
+
+    @Override
+    public void close() {
+        app.stop();
+    }
+
+    // ---- routing --------------------------------------------------------------------------------
+
+    /** Registers a public route (no token needed). */
+    void open(HandlerType method, String path, Action action) {
+        pending.routes.addHttpHandler(method, path, ctx -> respond(ctx, action.handle(ctx)));
+    }
+
+    /** Registers a route that needs a bearer token. POSTs honor Idempotency-Key. */
+    void route(HandlerType method, String path, Action action) {
+        pending.routes.addHttpHandler(method, path, ctx -> {
+            String scope = authenticate(ctx);
+            ctx.attribute(SCOPE_ATTR, scope);
+            String key = method == HandlerType.POST ? ctx.header("idempotency-key") : null;
+            if (key == null || key.isBlank()) {
+                respond(ctx, action.handle(ctx));
+                return;
+            }
+            idempotent(ctx, scope, key.trim(), action);
+        });
+    }
+
+    private void idempotent(Context ctx, String scope, String key, Action action) throws Exception {
+        if (key.length() > 256) throw ApiException.badRequest("Idempotency-Key must be at most 256 characters");
+        String fingerprint = ctx.method() + " " + ctx.path();
+        switch (idempotency.begin(scope, key, fingerprint, clock.instant())) {
+            case IdempotencyStore.Begin.Replay r -> {
+                ctx.header("idempotent-replayed", "true");
+                ctx.status(r.status()).contentType("application/json");
+                if (r.body() != null && r.body().length > 0) ctx.result(r.body());
+            }
+            case IdempotencyStore.Begin.InProgress p ->
+                    throw ApiException.conflict("a request with this Idempotency-Key is still in progress");
+            case IdempotencyStore.Begin.Mismatch m ->
+                    throw new ApiException(422, "idempotency_key_reused", "this Idempotency-Key was used for a different request (" + m.firstFingerprint() + ")");
+            case IdempotencyStore.Begin.Proceed p -> {
+                ctx.attribute(IDEMPOTENCY_ATTR, new IdempotencyScope(scope, key));
+                Reply reply;
+                try {
+                    reply = action.handle(ctx);
+                } catch (Exception e) {
+                    // Only successes and client errors are remembered; a failure may be retried.
+                    if (e instanceof ApiException a && a.status() < 500) {
+                        idempotency.complete(new dev.zerodrop.store.MessageStore.IdempotentResponse(scope, key, a.status(), errorBody(a)));
+                    } else {
+                        idempotency.abandon(scope, key);
+                    }
+                    throw e;
+                }
+                byte[] body = bytes(reply.body());
+                if (ctx.attribute(IDEMPOTENCY_ATTR) != null) {
+                    idempotency.complete(new dev.zerodrop.store.MessageStore.IdempotentResponse(scope, key, reply.status(), body));
+                }
+                respond(ctx, new Reply(reply.status(), body));
+            }
+        }
+    }
+
+    /** Handlers that record the idempotent response in their own transaction take the scope here. */
+    static Optional<IdempotencyScope> takeIdempotency(Context ctx) {
+        IdempotencyScope s = ctx.attribute(IDEMPOTENCY_ATTR);
+        if (s != null) ctx.attribute(IDEMPOTENCY_ATTR, null);
+        return Optional.ofNullable(s);
+    }
+
+    private String authenticate(Context ctx) {
+        String header = ctx.header("Authorization");
+        if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7) || header.length() <= 7) {
+            throw new ApiException(401, "authentication_failed", "missing bearer token (Authorization: Bearer <token>)");
+        }
+        String token = header.substring(7).trim();
+        String hash = TokenStore.hash(token);
+        long now = System.currentTimeMillis();
+        CachedToken cached = tokenCache.get(hash);
+        if (cached != null && cached.expiresAtMillis() > now) return cached.id();
+        Optional<String> id = tokens.lookup(token);
+        if (id.isEmpty()) throw new ApiException(401, "authentication_failed", "invalid token");
+        if (tokenCache.size() > 10_000) tokenCache.clear();
+        tokenCache.put(hash, new CachedToken(id.get(), now + 60_000));
+        return id.get();
+    }
+
+    // ---- responses ------------------------------------------------------------------------------
+
+    static JsonNode body(Context ctx) {
+        byte[] raw = ctx.bodyAsBytes();
+        if (raw.length == 0) throw ApiException.badRequest("the request body is empty; send a JSON object");
+        try {
+            return Json.MAPPER.readTree(raw);
+        } catch (java.io.IOException e) {
+            String msg = e instanceof JsonProcessingException j ? j.getOriginalMessage() : e.getMessage();
+            throw new ApiException(400, "invalid_json", "the request body is not valid JSON: " + msg);
+        }
+    }
+
+    private static byte[] bytes(Object body) {
+        if (body == null) return null;
+        if (body instanceof byte[] b) return b;
+        try {
+            return Json.MAPPER.writeValueAsBytes(body);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static void respond(Context ctx, Reply reply) {
+        ctx.status(reply.status());
+        byte[] body = bytes(reply.body());
+        if (body != null && reply.status() != 204) ctx.contentType("application/json").result(body);
+    }
+
+    private static void write(Context ctx, int status, Object body) {
+        ctx.status(status).contentType("application/json").result(bytes(body));
+    }
+
+    private static byte[] errorBody(ApiException a) {
+        if (a instanceof ApiException.Validation v) return bytes(new Views.ValidationOut(v.code(), v.errors()));
+        return bytes(new Views.ErrorOut(a.code(), a.getMessage()));
+    }
+
+    private void error(Context ctx, Exception e) {
+        switch (e) {
+            case ApiException a -> {
+                ctx.status(a.status()).contentType("application/json").result(errorBody(a));
+                if (a.status() == 503) ctx.header("Retry-After", "1");
+            }
+            case Conflict c -> write(ctx, 409, new Views.ErrorOut("conflict", c.getMessage()));
+            case StoreUnavailableException s -> {
+                ctx.header("Retry-After", "1");
+                write(ctx, 503, new Views.ErrorOut("service_unavailable", "the database is unreachable; nothing was stored, retry later"));
+            }
+            case io.javalin.http.HttpResponseException h ->
+                    write(ctx, h.getStatus(), new Views.ErrorOut(h.getStatus() == 413 ? "payload_too_large" : "http_error", h.getMessage()));
+            default -> {
+                if (e.getCause() instanceof StoreUnavailableException) {
+                    error(ctx, (StoreUnavailableException) e.getCause());
+                    return;
+                }
+                log.error("unhandled error on {} {}", ctx.method(), ctx.path(), e);
+                write(ctx, 500, new Views.ErrorOut("internal_error", "an internal error occurred; it has been logged"));
+            }
+        }
+    }
+
+    boolean isReady() {
+        return ready.getAsBoolean();
+    }
+
+    Instant now() {
+        return clock.instant();
+    }
+}

@@ -1,0 +1,245 @@
+package dev.zerodrop.api;
+
+import static io.javalin.http.HandlerType.DELETE;
+import static io.javalin.http.HandlerType.GET;
+import static io.javalin.http.HandlerType.PATCH;
+import static io.javalin.http.HandlerType.POST;
+import static io.javalin.http.HandlerType.PUT;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.zerodrop.delivery.Signer;
+import dev.zerodrop.store.AppStore.App;
+import dev.zerodrop.store.EndpointStore.Endpoint;
+import dev.zerodrop.store.EndpointStore.EndpointData;
+import dev.zerodrop.store.MessageStore;
+import io.javalin.http.Context;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+
+/** /api/v1/app/{app_id}/endpoint: endpoints, their headers and secrets, recover and stats. */
+final class EndpointRoutes {
+    /** Header names that would break signing or transport; endpoints may not override them. */
+    private static final Set<String> RESERVED_HEADERS = Set.of("webhook-id", "webhook-timestamp", "webhook-signature",
+            "svix-id", "svix-timestamp", "svix-signature", "content-type", "content-length", "host", "transfer-encoding",
+            "connection", "user-agent", "te", "upgrade", "keep-alive", "proxy-authorization", "expect");
+    private static final Set<String> SENSITIVE_HEADERS = Set.of("authorization", "proxy-authorization", "cookie", "x-api-key");
+
+    private final Services s;
+
+    EndpointRoutes(Services s) {
+        this.s = s;
+    }
+
+    void register(ApiServer api) {
+        String base = "/api/v1/app/{app_id}/endpoint";
+        api.route(GET, base, ctx -> {
+            App app = ApplicationRoutes.app(s, ctx);
+            return ApiServer.Reply.of(200, Views.ListResponse.of(s.endpoints().list(app.id(), Params.page(ctx, false)), Views.EndpointOut::of));
+        });
+        api.route(POST, base, this::create);
+        api.route(GET, base + "/{endpoint_id}", ctx -> ApiServer.Reply.of(200, Views.EndpointOut.of(endpoint(s, ctx))));
+        api.route(PUT, base + "/{endpoint_id}", ctx -> update(ctx, false));
+        api.route(PATCH, base + "/{endpoint_id}", ctx -> update(ctx, true));
+        api.route(DELETE, base + "/{endpoint_id}", ctx -> {
+            s.endpoints().delete(endpoint(s, ctx).id(), s.clock().instant());
+            return ApiServer.Reply.noContent();
+        });
+        api.route(GET, base + "/{endpoint_id}/headers", ctx -> {
+            Map<String, String> headers = new TreeMap<>(endpoint(s, ctx).headers());
+            List<String> sensitive = new ArrayList<>();
+            for (var e : headers.entrySet()) {
+                if (SENSITIVE_HEADERS.contains(e.getKey().toLowerCase(Locale.ROOT))) {
+                    sensitive.add(e.getKey());
+                    e.setValue("");
+                }
+            }
+            headers.keySet().removeAll(sensitive);
+            return ApiServer.Reply.of(200, new Views.HeadersOut(headers, sensitive));
+        });
+        api.route(PUT, base + "/{endpoint_id}/headers", ctx -> headers(ctx, false));
+        api.route(PATCH, base + "/{endpoint_id}/headers", ctx -> headers(ctx, true));
+        api.route(GET, base + "/{endpoint_id}/secret", ctx -> ApiServer.Reply.of(200, new Views.SecretOut(endpoint(s, ctx).secret())));
+        api.route(POST, base + "/{endpoint_id}/secret/rotate", this::rotate);
+        api.route(POST, base + "/{endpoint_id}/recover", this::recover);
+        api.route(GET, base + "/{endpoint_id}/stats", ctx -> {
+            Map<String, Long> n = s.messages().endpointStats(endpoint(s, ctx).id());
+            return ApiServer.Reply.of(200, new Views.StatsOut(n.getOrDefault("delivered", 0L),
+                    n.getOrDefault("pending", 0L) + n.getOrDefault("held", 0L), n.getOrDefault("sending", 0L),
+                    n.getOrDefault("dead", 0L), n.getOrDefault("discarded", 0L)));
+        });
+        api.route(GET, base + "/{endpoint_id}/msg", ctx -> {
+            Endpoint e = endpoint(s, ctx);
+            Integer status = Params.optionalInt(ctx, "status");
+            List<String> states = status == null ? null : switch (status) {
+                case 0 -> List.of("delivered");
+                case 1 -> List.of("pending", "held");
+                case 2 -> List.of("dead", "discarded");
+                case 3 -> List.of("sending");
+                default -> throw Params.invalid("status", "must be 0, 1, 2 or 3");
+            };
+            boolean withContent = Params.bool(ctx, "with_content", true);
+            var page = s.messages().listForEndpoint(e.id(), Params.page(ctx, true), ctx.queryParam("channel"),
+                    Params.list(ctx, "event_types"), states, Params.instant(ctx, "before"), Params.instant(ctx, "after"));
+            return ApiServer.Reply.of(200, Views.ListResponse.of(page, m -> Views.EndpointMessageOut.of(m, withContent)));
+        });
+        api.route(POST, base + "/{endpoint_id}/send-example", this::sendExample);
+    }
+
+    static Endpoint endpoint(Services s, Context ctx) {
+        App app = ApplicationRoutes.app(s, ctx);
+        String id = ctx.pathParam("endpoint_id");
+        return s.endpoints().find(app.id(), id).orElseThrow(() -> ApiException.notFound("endpoint '" + id + "'"));
+    }
+
+    private ApiServer.Reply create(Context ctx) {
+        App app = ApplicationRoutes.app(s, ctx);
+        JsonNode json = ApiServer.body(ctx);
+        Fields f = new Fields(json);
+        EndpointData d = read(f, null);
+        String secret = f.optionalString("secret", 1, 200, null);
+        Map<String, String> headers = f.optionalStringMap("headers");
+        if (secret != null) secret = checkSecret(f, "secret", secret);
+        if (headers != null) checkHeaders(f, "headers", headers);
+        f.validate();
+        Endpoint e = s.endpoints().create(app.id(), d, secret == null ? Signer.newSecret() : secret, s.clock().instant());
+        if (headers != null && !headers.isEmpty()) {
+            s.endpoints().setHeaders(e.id(), headers, s.clock().instant());
+            e = s.endpoints().find(app.id(), e.id()).orElseThrow();
+        }
+        return ApiServer.Reply.of(201, Views.EndpointOut.of(e));
+    }
+
+    private ApiServer.Reply update(Context ctx, boolean patch) {
+        Endpoint existing = endpoint(s, ctx);
+        Fields f = new Fields(ApiServer.body(ctx));
+        EndpointData d = read(f, patch ? existing : null);
+        f.validate();
+        int changed = s.endpoints().update(existing, d, s.clock().instant());
+        if (changed > 0) s.wake().run();
+        return ApiServer.Reply.of(200, Views.EndpointOut.of(s.endpoints().find(existing.appId(), existing.id()).orElseThrow()));
+    }
+
+    /** Reads an EndpointIn/EndpointUpdate; with {@code base}, absent fields keep their value (PATCH). */
+    private EndpointData read(Fields f, Endpoint base) {
+        String url = base == null ? f.requiredString("url", 1, 65536, null) : f.optionalString("url", 1, 65536, null);
+        if (url != null) {
+            String problem = UrlRules.problem(url, s.guard());
+            if (problem != null) f.error("url", problem);
+        }
+        String description = f.optionalString("description", 0, 65536, null);
+        String uid = f.optionalString("uid", 1, 256, Fields.ID_PATTERN);
+        String typesField = f.has("filterTypes") ? "filterTypes" : "eventTypes";
+        List<String> filterTypes = f.optionalIdList(typesField, 10_000, 256);
+        List<String> channels = f.optionalIdList("channels", 10, 128);
+        Boolean disabled = f.optionalBool("disabled");
+        Integer throttle = f.optionalInt("throttleRate", 1, 65535);
+        if (throttle == null) throttle = f.optionalInt("rateLimit", 1, 65535);
+        Map<String, String> metadata = f.optionalStringMap("metadata");
+        if (base != null) {
+            if (!f.has("url")) url = base.url();
+            if (!f.has("description")) description = base.description();
+            if (!f.has("uid")) uid = base.uid();
+            if (!f.has("filterTypes") && !f.has("eventTypes")) filterTypes = base.filterTypes();
+            if (!f.has("channels")) channels = base.channels();
+            if (!f.has("disabled")) disabled = base.disabled();
+            if (!f.has("throttleRate") && !f.has("rateLimit")) throttle = base.throttleRate();
+            if (!f.has("metadata")) metadata = base.metadata();
+        }
+        return new EndpointData(uid, url, description == null ? "" : description, filterTypes, channels,
+                disabled != null && disabled, throttle, metadata == null ? new LinkedHashMap<>() : metadata);
+    }
+
+    private static String checkSecret(Fields f, String field, String secret) {
+        try {
+            return Signer.normalise(secret);
+        } catch (IllegalArgumentException e) {
+            f.error(field, "must be whsec_ followed by the base64 of 24 to 64 bytes (" + e.getMessage() + ")");
+            return null;
+        }
+    }
+
+    private static void checkHeaders(Fields f, String field, Map<String, String> headers) {
+        for (var e : headers.entrySet()) {
+            if (e.getValue() == null) continue;
+            String name = e.getKey();
+            if (!name.matches("[!#$%&'*+\\-.^_`|~0-9A-Za-z]+")) f.error(field, "'" + name + "' is not a valid header name");
+            else if (RESERVED_HEADERS.contains(name.toLowerCase(Locale.ROOT))) f.error(field, "'" + name + "' is set by ZeroDrop and cannot be overridden");
+            else if (e.getValue().contains("\n") || e.getValue().contains("\r")) f.error(field, "the value of '" + name + "' contains a line break");
+        }
+    }
+
+    private ApiServer.Reply headers(Context ctx, boolean patch) {
+        Endpoint e = endpoint(s, ctx);
+        Fields f = new Fields(ApiServer.body(ctx));
+        JsonNode node = f.raw("headers");
+        Map<String, String> incoming = new LinkedHashMap<>();
+        if (node == null || !node.isObject()) {
+            f.error("headers", node == null ? "field required" : "must be an object");
+        } else {
+            for (var it = node.properties().iterator(); it.hasNext(); ) {
+                var p = it.next();
+                if (p.getValue().isNull() && patch) incoming.put(p.getKey(), null);
+                else if (p.getValue().isTextual()) incoming.put(p.getKey(), p.getValue().asText());
+                else f.error("headers", "the value of '" + p.getKey() + "' must be a string");
+            }
+        }
+        checkHeaders(f, "headers", incoming);
+        f.validate();
+        Map<String, String> result = patch ? new LinkedHashMap<>(e.headers()) : new LinkedHashMap<>();
+        for (var x : incoming.entrySet()) {
+            if (x.getValue() == null) result.remove(x.getKey());
+            else result.put(x.getKey(), x.getValue());
+        }
+        s.endpoints().setHeaders(e.id(), result, s.clock().instant());
+        return ApiServer.Reply.noContent();
+    }
+
+    private ApiServer.Reply rotate(Context ctx) {
+        Endpoint e = endpoint(s, ctx);
+        byte[] raw = ctx.bodyAsBytes();
+        String key = null;
+        long grace = 86_400;
+        if (raw.length > 0) {
+            Fields f = new Fields(ApiServer.body(ctx));
+            key = f.optionalString("key", 1, 200, null);
+            if (key != null) key = checkSecret(f, "key", key);
+            Integer g = f.optionalInt("gracePeriodSeconds", 0, 604_800);
+            if (g != null) grace = g;
+            f.validate();
+        }
+        s.endpoints().rotateSecret(e, key == null ? Signer.newSecret() : key, Duration.ofSeconds(grace), s.clock().instant());
+        return ApiServer.Reply.noContent();
+    }
+
+    private ApiServer.Reply recover(Context ctx) {
+        Endpoint e = endpoint(s, ctx);
+        Fields f = new Fields(ApiServer.body(ctx));
+        String since = f.requiredString("since", 1, 64, null);
+        String until = f.optionalString("until", 1, 64, null);
+        f.validate();
+        Instant sinceAt = Params.parseInstant(since, "body", "since");
+        Instant untilAt = until == null ? null : Params.parseInstant(until, "body", "until");
+        Instant now = s.clock().instant();
+        int n = s.deliveries().recover(e.id(), sinceAt, untilAt, now);
+        if (n > 0) s.wake().run();
+        return ApiServer.Reply.of(202, new Views.RecoverOut(dev.zerodrop.core.Ids.task(), "running", "endpoint.recover", now, n));
+    }
+
+    private ApiServer.Reply sendExample(Context ctx) {
+        Endpoint e = endpoint(s, ctx);
+        Instant now = s.clock().instant();
+        String id = dev.zerodrop.core.Ids.message(now);
+        byte[] payload = "{\"data\":{\"success\":true},\"type\":\"svix.ping\"}".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        s.messages().createForEndpoint(new MessageStore.NewMessage(id, e.appId(), "svix.ping", null, null, payload, now, null), e.id());
+        s.wake().run();
+        var m = s.messages().find(e.appId(), id).orElseThrow();
+        return ApiServer.Reply.of(200, Views.MessageOut.of(m, true));
+    }
+}

@@ -1,0 +1,148 @@
+package dev.zerodrop.api;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Pattern;
+
+/**
+ * Reads and validates the fields of a JSON request body, collecting every problem with the name of
+ * its field, then throws one {@link ApiException.Validation}.
+ */
+final class Fields {
+    static final Pattern ID_PATTERN = Pattern.compile("^[a-zA-Z0-9\\-_.]+$");
+
+    private final ObjectNode node;
+    private final List<ApiException.FieldError> errors = new ArrayList<>();
+
+    Fields(JsonNode node) {
+        if (node == null || !node.isObject()) {
+            throw new ApiException.Validation(List.of(new ApiException.FieldError(List.of("body"), "the body must be a JSON object", "type_error")));
+        }
+        this.node = (ObjectNode) node;
+    }
+
+    boolean has(String name) {
+        return node.has(name);
+    }
+
+    boolean isNull(String name) {
+        return node.has(name) && node.get(name).isNull();
+    }
+
+    void error(String field, String msg) {
+        errors.add(new ApiException.FieldError(List.of("body", field), msg, "value_error"));
+    }
+
+    String requiredString(String name, int minLen, int maxLen, Pattern pattern) {
+        JsonNode v = node.get(name);
+        if (v == null || v.isNull()) {
+            error(name, "field required");
+            return null;
+        }
+        return checkString(name, v, minLen, maxLen, pattern);
+    }
+
+    String optionalString(String name, int minLen, int maxLen, Pattern pattern) {
+        JsonNode v = node.get(name);
+        if (v == null || v.isNull()) return null;
+        return checkString(name, v, minLen, maxLen, pattern);
+    }
+
+    private String checkString(String name, JsonNode v, int minLen, int maxLen, Pattern pattern) {
+        if (!v.isTextual()) {
+            error(name, "must be a string");
+            return null;
+        }
+        String s = v.asText();
+        if (s.length() < minLen) error(name, minLen == 1 ? "must not be empty" : "must be at least " + minLen + " characters");
+        else if (s.length() > maxLen) error(name, "must be at most " + maxLen + " characters");
+        else if (pattern != null && !pattern.matcher(s).matches()) error(name, "must match " + pattern.pattern());
+        return s;
+    }
+
+    Boolean optionalBool(String name) {
+        JsonNode v = node.get(name);
+        if (v == null || v.isNull()) return null;
+        if (!v.isBoolean()) {
+            error(name, "must be true or false");
+            return null;
+        }
+        return v.asBoolean();
+    }
+
+    Integer optionalInt(String name, long min, long max) {
+        JsonNode v = node.get(name);
+        if (v == null || v.isNull()) return null;
+        if (!v.isIntegralNumber()) {
+            error(name, "must be a whole number");
+            return null;
+        }
+        long n = v.asLong();
+        if (n < min || n > max) {
+            error(name, "must be between " + min + " and " + max);
+            return null;
+        }
+        return (int) n;
+    }
+
+    /** A list of unique identifier-like strings, or null when absent or null. */
+    List<String> optionalIdList(String name, int maxItems, int maxLen) {
+        JsonNode v = node.get(name);
+        if (v == null || v.isNull()) return null;
+        if (!v.isArray()) {
+            error(name, "must be a list of strings");
+            return null;
+        }
+        LinkedHashSet<String> out = new LinkedHashSet<>();
+        for (JsonNode item : v) {
+            if (!item.isTextual() || item.asText().isEmpty() || item.asText().length() > maxLen
+                    || !ID_PATTERN.matcher(item.asText()).matches()) {
+                error(name, "items must be strings of 1 to " + maxLen + " characters matching " + ID_PATTERN.pattern());
+                return null;
+            }
+            out.add(item.asText());
+        }
+        if (out.isEmpty()) {
+            error(name, "must not be empty (use null for all)");
+            return null;
+        }
+        if (out.size() > maxItems) {
+            error(name, "must have at most " + maxItems + " items");
+            return null;
+        }
+        return List.copyOf(out);
+    }
+
+    Map<String, String> optionalStringMap(String name) {
+        JsonNode v = node.get(name);
+        if (v == null || v.isNull()) return null;
+        if (!v.isObject()) {
+            error(name, "must be an object of strings");
+            return null;
+        }
+        Map<String, String> out = new LinkedHashMap<>();
+        for (var it = v.properties().iterator(); it.hasNext(); ) {
+            var e = it.next();
+            if (!e.getValue().isTextual()) {
+                error(name, "values must be strings ('" + e.getKey() + "' is not)");
+                return null;
+            }
+            out.put(e.getKey(), e.getValue().asText());
+        }
+        return out;
+    }
+
+    JsonNode raw(String name) {
+        return node.get(name);
+    }
+
+    /** Throws every collected problem at once. */
+    void validate() {
+        if (!errors.isEmpty()) throw new ApiException.Validation(errors);
+    }
+}

@@ -1,0 +1,142 @@
+package dev.zerodrop.api;
+
+import static io.javalin.http.HandlerType.DELETE;
+import static io.javalin.http.HandlerType.GET;
+import static io.javalin.http.HandlerType.POST;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.zerodrop.core.Ids;
+import dev.zerodrop.core.Json;
+import dev.zerodrop.store.AppStore;
+import dev.zerodrop.store.AppStore.App;
+import dev.zerodrop.store.AttemptStore;
+import dev.zerodrop.store.EndpointStore.Endpoint;
+import dev.zerodrop.store.MessageStore;
+import io.javalin.http.Context;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+
+/** /api/v1/app/{app_id}/msg and the attempt routes: ingest, messages, attempts, resend. */
+final class MessageRoutes {
+    private final Services s;
+
+    MessageRoutes(Services s) {
+        this.s = s;
+    }
+
+    void register(ApiServer api) {
+        String msgs = "/api/v1/app/{app_id}/msg";
+        api.route(POST, msgs, this::create);
+        api.route(GET, msgs, ctx -> {
+            App app = ApplicationRoutes.app(s, ctx);
+            boolean withContent = Params.bool(ctx, "with_content", true);
+            var page = s.messages().list(app.id(), Params.page(ctx, true), ctx.queryParam("channel"),
+                    Params.list(ctx, "event_types"), Params.instant(ctx, "before"), Params.instant(ctx, "after"));
+            return ApiServer.Reply.of(200, Views.ListResponse.of(page, m -> Views.MessageOut.of(m, withContent)));
+        });
+        api.route(GET, msgs + "/{msg_id}", ctx -> ApiServer.Reply.of(200,
+                Views.MessageOut.of(message(ctx), Params.bool(ctx, "with_content", true))));
+        api.route(DELETE, msgs + "/{msg_id}/content", ctx -> {
+            var m = message(ctx);
+            s.messages().expunge(m.appId(), m.id());
+            return ApiServer.Reply.noContent();
+        });
+        api.route(GET, msgs + "/{msg_id}/endpoint", ctx -> {
+            var m = message(ctx);
+            return ApiServer.Reply.of(200, Views.ListResponse.of(s.messages().destinations(m.id(), Params.page(ctx, false)),
+                    Views.MessageEndpointOut::of));
+        });
+        api.route(POST, msgs + "/{msg_id}/endpoint/{endpoint_id}/resend", ctx -> {
+            var m = message(ctx);
+            Endpoint e = EndpointRoutes.endpoint(s, ctx);
+            if (!s.deliveries().resend(m.appId(), m.id(), e.id(), e.disabled(), s.clock().instant())) {
+                throw ApiException.conflict("endpoint '" + e.id() + "' is disabled; enable it to resend");
+            }
+            s.wake().run();
+            return ApiServer.Reply.of(202, null);
+        });
+        api.route(GET, msgs + "/{msg_id}/attempt/{attempt_id}", ctx -> {
+            var m = message(ctx);
+            String id = ctx.pathParam("attempt_id");
+            return ApiServer.Reply.of(200, Views.AttemptOut.of(s.attempts().find(m.appId(), m.id(), id)
+                    .orElseThrow(() -> ApiException.notFound("attempt '" + id + "'"))));
+        });
+        api.route(DELETE, msgs + "/{msg_id}/attempt/{attempt_id}/content", ctx -> {
+            var m = message(ctx);
+            if (!s.attempts().expunge(m.appId(), m.id(), ctx.pathParam("attempt_id"))) throw ApiException.notFound("attempt");
+            return ApiServer.Reply.noContent();
+        });
+        api.route(GET, "/api/v1/app/{app_id}/attempt/msg/{msg_id}", ctx -> {
+            var m = message(ctx);
+            return ApiServer.Reply.of(200, Views.ListResponse.of(
+                    s.attempts().byMessage(m.appId(), m.id(), Params.page(ctx, true), filter(ctx, ctx.queryParam("endpoint_id"))),
+                    Views.AttemptOut::of));
+        });
+        api.route(GET, "/api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}", ctx -> {
+            Endpoint e = EndpointRoutes.endpoint(s, ctx);
+            return ApiServer.Reply.of(200, Views.ListResponse.of(
+                    s.attempts().byEndpoint(e.appId(), e.id(), Params.page(ctx, true), filter(ctx, null)),
+                    Views.AttemptOut::of));
+        });
+    }
+
+    private static AttemptStore.Filter filter(Context ctx, String endpointId) {
+        Integer status = Params.optionalInt(ctx, "status");
+        if (status != null && (status < 0 || status > 3)) throw Params.invalid("status", "must be 0, 1, 2 or 3");
+        Integer cls = Params.optionalInt(ctx, "status_code_class");
+        if (cls != null && !List.of(0, 100, 200, 300, 400, 500).contains(cls)) {
+            throw Params.invalid("status_code_class", "must be 0, 100, 200, 300, 400 or 500");
+        }
+        return new AttemptStore.Filter(status, cls, endpointId, ctx.queryParam("channel"), Params.list(ctx, "event_types"),
+                Params.instant(ctx, "before"), Params.instant(ctx, "after"));
+    }
+
+    private MessageStore.Message message(Context ctx) {
+        App app = ApplicationRoutes.app(s, ctx);
+        String id = ctx.pathParam("msg_id");
+        return s.messages().find(app.id(), id).orElseThrow(() -> ApiException.notFound("message '" + id + "'"));
+    }
+
+    private ApiServer.Reply create(Context ctx) throws Exception {
+        byte[] raw = ctx.bodyAsBytes();
+        JsonNode json = ApiServer.body(ctx);
+        Fields f = new Fields(json);
+        String eventType = f.requiredString("eventType", 1, 256, Fields.ID_PATTERN);
+        String eventId = f.optionalString("eventId", 1, 256, Fields.ID_PATTERN);
+        List<String> channels = f.optionalIdList("channels", 5, 128);
+        JsonNode payload = f.raw("payload");
+        if (payload == null || payload.isNull()) f.error("payload", "field required");
+        else if (!payload.isObject()) f.error("payload", "must be a JSON object");
+        String deliverAtText = f.optionalString("deliverAt", 1, 64, null);
+        JsonNode appNode = f.raw("application");
+        f.validate();
+        Instant now = s.clock().instant();
+        Instant deliverAt = deliverAtText == null ? null : Params.parseInstant(deliverAtText, "body", "deliverAt");
+
+        String appRef = ctx.pathParam("app_id");
+        Optional<App> found = s.apps().find(appRef);
+        App app;
+        if (found.isPresent()) {
+            app = found.get();
+        } else if (appNode != null && !appNode.isNull()) {
+            AppStore.AppData d = ApplicationRoutes.read(appNode, null);
+            if (d.uid() == null) d = new AppStore.AppData(appRef, d.name(), d.throttleRate(), d.metadata());
+            app = s.apps().create(d, now);
+        } else {
+            throw ApiException.notFound("application '" + appRef + "'");
+        }
+
+        byte[] payloadBytes = RawJson.field(raw, "payload");
+        var m = new MessageStore.NewMessage(Ids.message(now), app.id(), eventType, eventId, channels, payloadBytes, now, deliverAt);
+        boolean withContent = Params.bool(ctx, "with_content", true);
+        Views.MessageOut out = new Views.MessageOut(m.id(), eventType, eventId, channels,
+                Views.payloadText(payloadBytes, withContent), now);
+        byte[] body = Json.MAPPER.writeValueAsBytes(out);
+        MessageStore.IdempotentResponse idem = ApiServer.takeIdempotency(ctx)
+                .map(x -> new MessageStore.IdempotentResponse(x.scope(), x.key(), 202, body)).orElse(null);
+        int deliveries = s.messages().create(m, idem);
+        if (deliveries > 0) s.wake().run();
+        return ApiServer.Reply.of(202, body);
+    }
+}

@@ -1,0 +1,131 @@
+package dev.zerodrop.config;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Function;
+
+/** The validated configuration of one node. Build it with {@link #from(Map)}. */
+public record Config(
+        int port,
+        String host,
+        Path dataDir,
+        Optional<String> dbUrl,
+        Optional<String> dbUser,
+        Optional<String> dbPassword,
+        int dbPoolSize,
+        Optional<String> adminToken,
+        List<Cidr> allowPrivateCidrs,
+        List<Duration> retrySchedule,
+        Duration requestTimeout,
+        Duration connectTimeout,
+        Duration lease,
+        Duration retryAfterMax,
+        int maxInFlight,
+        int endpointMaxInFlight,
+        int claimBatch,
+        Duration pollInterval,
+        int responseCap,
+        boolean svixHeaders,
+        boolean dispatch,
+        Duration shutdownGrace) {
+
+    /** Reads every knob from the environment only. */
+    public static Config fromEnvironment() {
+        return from(Map.of());
+    }
+
+    /**
+     * Builds the configuration from explicit values (flags), falling back to the environment and
+     * then to the defaults. Throws {@link ConfigException} naming the first invalid knob.
+     */
+    public static Config from(Map<Knob, String> explicit) {
+        return from(explicit, System.getenv());
+    }
+
+    public static Config from(Map<Knob, String> explicit, Map<String, String> env) {
+        Map<Knob, String> v = new EnumMap<>(Knob.class);
+        for (Knob k : Knob.values()) {
+            String value = explicit.get(k);
+            if (value == null) value = env.get(k.env());
+            if (value == null) value = k.defaultValue();
+            v.put(k, value.trim());
+        }
+        Duration requestTimeout = parse(v, Knob.REQUEST_TIMEOUT, Durations::parse);
+        Duration lease = parse(v, Knob.LEASE, Durations::parse);
+        Duration connectTimeout = parse(v, Knob.CONNECT_TIMEOUT, Durations::parse);
+        if (requestTimeout.toMillis() < 1) throw new ConfigException(Knob.REQUEST_TIMEOUT.env(), "must be at least 1ms");
+        if (lease.compareTo(requestTimeout) <= 0) {
+            throw new ConfigException(Knob.LEASE.env(), "must exceed ZERODROP_REQUEST_TIMEOUT (" + Durations.format(lease)
+                    + " <= " + Durations.format(requestTimeout) + ")");
+        }
+        if (connectTimeout.compareTo(requestTimeout) > 0) connectTimeout = requestTimeout;
+        List<Duration> schedule = parse(v, Knob.RETRY_SCHEDULE, Durations::parseList);
+        Optional<String> dbUrl = optional(v.get(Knob.DB_URL));
+        if (dbUrl.isPresent() && !dbUrl.get().startsWith("jdbc:postgresql:")) {
+            throw new ConfigException(Knob.DB_URL.env(), "must be a jdbc:postgresql: URL");
+        }
+        Optional<String> adminToken = optional(v.get(Knob.ADMIN_TOKEN));
+        if (adminToken.isPresent() && adminToken.get().length() < 16) {
+            throw new ConfigException(Knob.ADMIN_TOKEN.env(), "must be at least 16 characters");
+        }
+        return new Config(
+                intIn(v, Knob.PORT, 0, 65535),
+                v.get(Knob.HOST).isEmpty() ? "0.0.0.0" : v.get(Knob.HOST),
+                Path.of(v.get(Knob.DATA_DIR).isEmpty() ? Knob.DATA_DIR.defaultValue() : v.get(Knob.DATA_DIR)),
+                dbUrl,
+                optional(v.get(Knob.DB_USER)),
+                optional(v.get(Knob.DB_PASSWORD)),
+                intIn(v, Knob.DB_POOL_SIZE, 2, 1000),
+                adminToken,
+                parse(v, Knob.ALLOW_PRIVATE_CIDRS, Cidr::parseList),
+                schedule,
+                requestTimeout,
+                connectTimeout,
+                lease,
+                parse(v, Knob.RETRY_AFTER_MAX, Durations::parse),
+                intIn(v, Knob.MAX_IN_FLIGHT, 1, 100_000),
+                intIn(v, Knob.ENDPOINT_MAX_IN_FLIGHT, 1, 100_000),
+                intIn(v, Knob.CLAIM_BATCH, 1, 10_000),
+                parse(v, Knob.POLL_INTERVAL, Durations::parse),
+                intIn(v, Knob.RESPONSE_CAP, 0, 10 * 1024 * 1024),
+                bool(v, Knob.SVIX_HEADERS),
+                bool(v, Knob.DISPATCH),
+                parse(v, Knob.SHUTDOWN_GRACE, Durations::parse));
+    }
+
+
+    private static <T> T parse(Map<Knob, String> v, Knob k, Function<String, T> parser) {
+        try {
+            return parser.apply(v.get(k));
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(k.env(), e.getMessage());
+        }
+    }
+
+    private static int intIn(Map<Knob, String> v, Knob k, int min, int max) {
+        int n;
+        try {
+            n = Integer.parseInt(v.get(k));
+        } catch (NumberFormatException e) {
+            throw new ConfigException(k.env(), "'" + v.get(k) + "' is not a whole number");
+        }
+        if (n < min || n > max) throw new ConfigException(k.env(), n + " is out of range " + min + ".." + max);
+        return n;
+    }
+
+    private static boolean bool(Map<Knob, String> v, Knob k) {
+        return switch (v.get(k).toLowerCase()) {
+            case "true", "1", "yes", "on" -> true;
+            case "false", "0", "no", "off" -> false;
+            default -> throw new ConfigException(k.env(), "'" + v.get(k) + "' is not true or false");
+        };
+    }
+
+    private static Optional<String> optional(String s) {
+        return s == null || s.isBlank() ? Optional.empty() : Optional.of(s);
+    }
+}

@@ -1,0 +1,56 @@
+package dev.zerodrop.config;
+
+import java.util.Locale;
+
+/**
+ * Every configuration knob of the server. Each one is a flag ({@code --port}) with an environment
+ * variable twin ({@code ZERODROP_PORT}). A flag wins over the environment, which wins over the default.
+ */
+public enum Knob {
+    PORT("8071", "HTTP port of the API."),
+    HOST("0.0.0.0", "Address the API listens on."),
+    DATA_DIR("./zerodrop-data", "Directory of the embedded PostgreSQL (ignored when ZERODROP_DB_URL is set)."),
+    DB_URL("", "JDBC URL of an external PostgreSQL, e.g. jdbc:postgresql://db:5432/zerodrop. When set, nothing is embedded."),
+    DB_USER("", "User for ZERODROP_DB_URL (may also be given in the URL)."),
+    DB_PASSWORD("", "Password for ZERODROP_DB_URL (may also be given in the URL)."),
+    DB_POOL_SIZE("16", "Maximum database connections of this node."),
+    ADMIN_TOKEN("", "Bearer token with full rights. When unset, one is generated on first start, printed once and stored only as a hash."),
+    ALLOW_PRIVATE_CIDRS("", "Comma-separated CIDRs that delivery may reach despite the private-network guard, e.g. 127.0.0.0/8."),
+    RETRY_SCHEDULE("5s,5m,30m,2h,5h,10h,10h", "Delays between attempts (after the immediate first one), each with +/-20% jitter. Bare numbers are seconds."),
+    REQUEST_TIMEOUT("30s", "Total timeout of one delivery attempt."),
+    CONNECT_TIMEOUT("10s", "TCP/TLS connect timeout of one delivery attempt (capped at the request timeout)."),
+    LEASE("60s", "How long a claimed delivery stays leased. Must exceed the request timeout."),
+    RETRY_AFTER_MAX("1h", "Longest Retry-After a receiver can ask for; longer values are clamped."),
+    MAX_IN_FLIGHT("512", "Most delivery requests in flight on this node."),
+    ENDPOINT_MAX_IN_FLIGHT("64", "Most delivery requests in flight to one endpoint on this node."),
+    CLAIM_BATCH("200", "Most deliveries claimed by one claim statement."),
+    POLL_INTERVAL("500ms", "How often the dispatcher looks for due work when nothing woke it (work from other nodes, retries)."),
+    RESPONSE_CAP("20480", "Bytes of a receiver's response body that are read and stored; the rest is dropped unread."),
+    SVIX_HEADERS("false", "Also send svix-id, svix-timestamp and svix-signature headers."),
+    DISPATCH("true", "Run the dispatcher on this node (false: API only)."),
+    SHUTDOWN_GRACE("10s", "On SIGTERM, how long in-flight deliveries may take before their leases are released.");
+
+    private final String defaultValue;
+    private final String description;
+
+    Knob(String defaultValue, String description) {
+        this.defaultValue = defaultValue;
+        this.description = description;
+    }
+
+    public String env() {
+        return "ZERODROP_" + name();
+    }
+
+    public String flag() {
+        return "--" + name().toLowerCase(Locale.ROOT).replace('_', '-');
+    }
+
+    public String defaultValue() {
+        return defaultValue;
+    }
+
+    public String description() {
+        return description;
+    }
+}

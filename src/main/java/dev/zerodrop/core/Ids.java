@@ -1,0 +1,49 @@
+package dev.zerodrop.core;
+
+import java.math.BigInteger;
+import java.security.SecureRandom;
+import java.time.Instant;
+
+/**
+ * Svix-style identifiers: a prefix and a KSUID (27 base62 characters: 4 bytes of seconds since
+ * 2014-05-13, two bytes of milliseconds, then 14 random bytes). They sort by creation time, which the list iterators use.
+ */
+public final class Ids {
+    private static final long KSUID_EPOCH = 1_400_000_000L;
+    private static final String ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    private Ids() {}
+
+    public static String app() { return "app_" + ksuid(Instant.now()); }
+    public static String endpoint() { return "ep_" + ksuid(Instant.now()); }
+    public static String message(Instant at) { return "msg_" + ksuid(at); }
+    public static String attempt(Instant at) { return "atmpt_" + ksuid(at); }
+    public static String token() { return "tok_" + ksuid(Instant.now()); }
+    public static String task() { return "qtask_" + ksuid(Instant.now()); }
+
+    public static String ksuid(Instant at) {
+        byte[] raw = new byte[20];
+        long ts = at.getEpochSecond() - KSUID_EPOCH;
+        raw[0] = (byte) (ts >>> 24);
+        raw[1] = (byte) (ts >>> 16);
+        raw[2] = (byte) (ts >>> 8);
+        raw[3] = (byte) ts;
+        // Two bytes of milliseconds after the seconds keep ids created in the same second in order.
+        int millis = at.getNano() / 1_000_000;
+        raw[4] = (byte) (millis >>> 8);
+        raw[5] = (byte) millis;
+        byte[] rnd = new byte[14];
+        RANDOM.nextBytes(rnd);
+        System.arraycopy(rnd, 0, raw, 6, 14);
+        BigInteger n = new BigInteger(1, raw);
+        char[] out = new char[27];
+        BigInteger base = BigInteger.valueOf(62);
+        for (int i = 26; i >= 0; i--) {
+            BigInteger[] qr = n.divideAndRemainder(base);
+            out[i] = ALPHABET.charAt(qr[1].intValue());
+            n = qr[0];
+        }
+        return new String(out);
+    }
+}

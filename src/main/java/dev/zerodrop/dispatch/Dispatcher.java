@@ -1,0 +1,412 @@
+package dev.zerodrop.dispatch;
+
+import dev.zerodrop.core.Ids;
+import dev.zerodrop.delivery.SendResult;
+import dev.zerodrop.delivery.Signer;
+import dev.zerodrop.delivery.WebhookClient;
+import dev.zerodrop.store.DeliveryStore;
+import dev.zerodrop.store.DeliveryStore.AttemptRecord;
+import dev.zerodrop.store.DeliveryStore.Claimed;
+import dev.zerodrop.store.DeliveryStore.Completion;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.random.RandomGenerator;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The heart of ZeroDrop. One claim loop leases due deliveries in batches; each leased delivery is
+ * sent on its own virtual thread; one completer writes outcomes in batches, fenced by lease token;
+ * a rescuer returns expired leases. No database transaction is open during an HTTP call.
+ */
+public final class Dispatcher implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Dispatcher.class);
+    private static final int COMPLETION_BATCH = 500;
+
+    /** Settings of the dispatcher. */
+    public record Settings(Duration lease, int claimBatch, int maxInFlight, int endpointMaxInFlight,
+                           Duration pollInterval, Duration shutdownGrace, boolean svixHeaders) {}
+
+    /** A test seam: runs after the HTTP call and before the outcome is queued (to force a stale worker). */
+    public interface SendHook {
+        SendHook NONE = c -> {};
+
+        void afterSend(Claimed claimed);
+    }
+
+    private final DeliveryStore store;
+    private final WebhookClient client;
+    private final RetryPolicy policy;
+    private final Settings settings;
+    private final InstantSource clock;
+    private final DispatchListener listener;
+    private final SendHook hook;
+    private final RandomGenerator random = RandomGenerator.getDefault();
+
+    private final Semaphore inFlight;
+    private final Map<String, Semaphore> endpointSlots = new ConcurrentHashMap<>();
+    private final Map<String, RateLimiter> limiters = new ConcurrentHashMap<>();
+    private final Map<Long, Claimed> active = new ConcurrentHashMap<>();
+    private final LinkedBlockingQueue<Completion> completions = new LinkedBlockingQueue<>();
+    private final ExecutorService senders = Executors.newVirtualThreadPerTaskExecutor();
+
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition wakeup = lock.newCondition();
+    private boolean woken;
+    private final AtomicLong nextWakeMillis = new AtomicLong(Long.MAX_VALUE);
+
+    private final AtomicBoolean running = new AtomicBoolean();
+    private final AtomicBoolean claiming = new AtomicBoolean();
+    private Thread claimThread;
+    private Thread completerThread;
+    private Thread rescuerThread;
+
+    public Dispatcher(DeliveryStore store, WebhookClient client, RetryPolicy policy, Settings settings,
+                      InstantSource clock, DispatchListener listener, SendHook hook) {
+        this.store = store;
+        this.client = client;
+        this.policy = policy;
+        this.settings = settings;
+        this.clock = clock;
+        this.listener = listener;
+        this.hook = hook;
+        this.inFlight = new Semaphore(settings.maxInFlight());
+    }
+
+    public void start() {
+        if (!running.compareAndSet(false, true)) return;
+        claiming.set(true);
+        claimThread = Thread.ofPlatform().name("zd-claim").daemon().start(this::claimLoop);
+        completerThread = Thread.ofPlatform().name("zd-complete").daemon().start(this::completeLoop);
+        rescuerThread = Thread.ofPlatform().name("zd-rescue").daemon().start(this::rescueLoop);
+    }
+
+    /** Tells the claim loop that new work may be due now (called by ingest, resend, recover). */
+    public void wake() {
+        lock.lock();
+        try {
+            woken = true;
+            wakeup.signal();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void wakeAt(Instant at) {
+        nextWakeMillis.accumulateAndGet(at.toEpochMilli(), Math::min);
+    }
+
+    // ---- claiming -------------------------------------------------------------------------------
+
+    private void claimLoop() {
+        Duration backoff = Duration.ofMillis(100);
+        while (claiming.get()) {
+            try {
+                int free = inFlight.availablePermits();
+                if (free == 0) {
+                    await(settings.pollInterval());
+                    continue;
+                }
+                int want = Math.min(settings.claimBatch(), free);
+                Instant now = clock.instant();
+                List<Claimed> claims = store.claim(now, want, settings.lease());
+                backoff = Duration.ofMillis(100);
+                if (!claims.isEmpty()) listener.claimed(claims.size());
+                for (Claimed c : claims) {
+                    inFlight.acquireUninterruptibly();
+                    active.put(c.id(), c);
+                    senders.execute(() -> send(c));
+                }
+                if (claims.size() < want) await(settings.pollInterval());
+            } catch (RuntimeException e) {
+                listener.loopError("claim", e);
+                log.warn("claim failed, retrying in {}ms: {}", backoff.toMillis(), e.getMessage());
+                sleep(backoff);
+                backoff = min(backoff.multipliedBy(2), Duration.ofSeconds(5));
+            }
+        }
+    }
+
+    /** Waits until woken, until a known retry falls due, or for {@code max}. */
+    private void await(Duration max) {
+        lock.lock();
+        try {
+            long deadline = Math.min(System.currentTimeMillis() + max.toMillis(), nextWakeMillis.get());
+            while (!woken && claiming.get()) {
+                long wait = deadline - System.currentTimeMillis();
+                if (wait <= 0) break;
+                wakeup.await(wait, TimeUnit.MILLISECONDS);
+            }
+            woken = false;
+            if (nextWakeMillis.get() <= System.currentTimeMillis()) nextWakeMillis.set(Long.MAX_VALUE);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    // ---- sending --------------------------------------------------------------------------------
+
+    private void send(Claimed c) {
+        Semaphore slot = endpointSlots.computeIfAbsent(c.endpointId(), k -> new Semaphore(settings.endpointMaxInFlight()));
+        boolean slotTaken = false;
+        try {
+            // Never wait so long for a slot that the lease could run out before the request finishes.
+            long budget = settings.lease().toMillis() / 2;
+            slotTaken = slot.tryAcquire(budget, TimeUnit.MILLISECONDS);
+            if (!slotTaken) {
+                defer(c, clock.instant());
+                return;
+            }
+            if (c.throttleRate() != null && c.throttleRate() > 0) {
+                long waitMs = limiters.computeIfAbsent(c.endpointId(), k -> new RateLimiter())
+                        .reserve(c.throttleRate(), System.nanoTime()) / 1_000_000;
+                if (waitMs > budget) {
+                    defer(c, clock.instant().plusMillis(waitMs));
+                    return;
+                }
+                if (waitMs > 0) Thread.sleep(waitMs);
+            }
+            Instant started = clock.instant();
+            SendResult result = client.post(c.url(), headers(c, started), c.payload());
+            hook.afterSend(c);
+            completions.add(completion(c, result, started));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (RuntimeException e) {
+            // A bug, not a receiver failure: leave the lease to expire so the rescuer records it.
+            log.error("unexpected error sending delivery {}", c.id(), e);
+        } finally {
+            if (slotTaken) slot.release();
+            active.remove(c.id());
+            inFlight.release();
+        }
+    }
+
+    private void defer(Claimed c, Instant dueAt) {
+        try {
+            store.release(List.of(c), dueAt, clock.instant());
+            wakeAt(dueAt);
+        } catch (RuntimeException e) {
+            log.warn("could not release delivery {}; its lease will expire: {}", c.id(), e.getMessage());
+        }
+    }
+
+    Map<String, String> headers(Claimed c, Instant now) {
+        Map<String, String> h = new LinkedHashMap<>(c.headers());
+        long ts = now.getEpochSecond();
+        String signature = Signer.header(c.signingSecrets(now), c.msgId(), ts, c.payload());
+        h.put("webhook-id", c.msgId());
+        h.put("webhook-timestamp", Long.toString(ts));
+        h.put("webhook-signature", signature);
+        if (settings.svixHeaders()) {
+            h.put("svix-id", c.msgId());
+            h.put("svix-timestamp", Long.toString(ts));
+            h.put("svix-signature", signature);
+        }
+        return h;
+    }
+
+    Completion completion(Claimed c, SendResult result, Instant started) {
+        int attemptNo = c.attempts() + 1;
+        int inBudget = attemptNo - c.budgetBase();
+        String state;
+        Instant next = null;
+        boolean disable = false;
+        String errorClass = null;
+        int status = 0;
+        switch (result) {
+            case SendResult.Delivered d -> state = "delivered";
+            case SendResult.Failed f -> {
+                status = 2;
+                errorClass = f.errorClass().label();
+                if (f.status() == 410) {
+                    state = "held";
+                    disable = true;
+                } else {
+                    switch (policy.afterFailure(inBudget, f.retryAfter(), random)) {
+                        case RetryPolicy.Decision.Retry r -> {
+                            state = "pending";
+                            next = clock.instant().plus(r.delay());
+                        }
+                        case RetryPolicy.Decision.Dead dead -> state = "dead";
+                    }
+                }
+            }
+        }
+        var attempt = new AttemptRecord(Ids.attempt(started), c.id(), c.msgId(), c.endpointId(), c.appId(), attemptNo,
+                c.manual() ? 1 : 0, status, errorClass, result.status(), result.body(), result.durationMs(), c.url(), started);
+        return new Completion(c.id(), c.leaseToken(), state, next, disable, attempt);
+    }
+
+    // ---- completing -----------------------------------------------------------------------------
+
+    private void completeLoop() {
+        List<Completion> batch = new ArrayList<>(COMPLETION_BATCH);
+        Duration backoff = Duration.ofMillis(100);
+        while (running.get() || !completions.isEmpty() || !batch.isEmpty()) {
+            try {
+                if (batch.isEmpty()) {
+                    Completion first = completions.poll(200, TimeUnit.MILLISECONDS);
+                    if (first == null) continue;
+                    batch.add(first);
+                    completions.drainTo(batch, COMPLETION_BATCH - 1);
+                }
+                Set<Long> superseded = store.complete(batch, clock.instant());
+                listener.completed(batch.size() - superseded.size(), superseded.size());
+                for (Completion x : batch) {
+                    if (superseded.contains(x.deliveryId())) {
+                        log.warn("superseded outcome of delivery {} attempt {} ignored: its lease (token {}) was taken over",
+                                x.deliveryId(), x.attempt().attemptNo(), x.leaseToken());
+                    } else if (x.nextAttemptAt() != null) {
+                        wakeAt(x.nextAttemptAt());
+                    }
+                }
+                batch.clear();
+                backoff = Duration.ofMillis(100);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            } catch (RuntimeException e) {
+                // Keep the batch: the outcomes are retried until the database takes them. If their
+                // leases are rescued meanwhile, the fence turns them into superseded no-ops.
+                listener.loopError("complete", e);
+                log.warn("recording {} outcomes failed, retrying in {}ms: {}", batch.size(), backoff.toMillis(), e.getMessage());
+                sleep(backoff);
+                backoff = min(backoff.multipliedBy(2), Duration.ofSeconds(5));
+            }
+        }
+    }
+
+    // ---- rescuing -------------------------------------------------------------------------------
+
+    private void rescueLoop() {
+        long period = Math.max(100, Math.min(5_000, settings.lease().toMillis() / 4));
+        while (running.get()) {
+            sleep(Duration.ofMillis(period));
+            try {
+                int n;
+                do {
+                    n = store.rescue(clock.instant(), 500, this::lostLease);
+                    if (n > 0) {
+                        listener.rescued(n);
+                        log.warn("rescued {} deliveries whose lease expired", n);
+                        wake();
+                    }
+                } while (n == 500 && running.get());
+            } catch (RuntimeException e) {
+                listener.loopError("rescue", e);
+                log.warn("lease rescue failed: {}", e.getMessage());
+            }
+        }
+    }
+
+    Completion lostLease(DeliveryStore.Expired x) {
+        Instant now = clock.instant();
+        int attemptNo = x.attempts() + 1;
+        String state;
+        Instant next = null;
+        switch (policy.afterFailure(attemptNo - x.budgetBase(), null, random)) {
+            case RetryPolicy.Decision.Retry r -> {
+                state = "pending";
+                next = now.plus(r.delay());
+            }
+            case RetryPolicy.Decision.Dead dead -> state = "dead";
+        }
+        var attempt = new AttemptRecord(Ids.attempt(now), x.id(), x.msgId(), x.endpointId(), x.appId(), attemptNo,
+                x.manual() ? 1 : 0, 2, SendResult.ErrorClass.LOST_LEASE.label(), 0,
+                "lease expired before an outcome was recorded", 0, x.url(), now);
+        return new Completion(x.id(), x.leaseToken(), state, next, false, attempt);
+    }
+
+    // ---- lifecycle ------------------------------------------------------------------------------
+
+    /**
+     * Stops claiming, lets in-flight requests finish within the shutdown grace, records their
+     * outcomes, and releases the leases of any still running so another node can take them at once.
+     */
+    @Override
+    public void close() {
+        if (!running.get()) return;
+        claiming.set(false);
+        wake();
+        join(claimThread, Duration.ofSeconds(10));
+        long deadline = System.nanoTime() + settings.shutdownGrace().toNanos();
+        try {
+            while (!inFlight.tryAcquire(settings.maxInFlight(), 50, TimeUnit.MILLISECONDS)) {
+                if (System.nanoTime() > deadline) break;
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        List<Claimed> unfinished = new ArrayList<>(active.values());
+        if (!unfinished.isEmpty()) {
+            log.info("releasing {} in-flight deliveries at shutdown", unfinished.size());
+            try {
+                store.release(unfinished, clock.instant(), clock.instant());
+            } catch (RuntimeException e) {
+                log.warn("could not release in-flight leases; they will expire: {}", e.getMessage());
+            }
+        }
+        running.set(false);
+        join(completerThread, Duration.ofSeconds(10));
+        rescuerThread.interrupt();
+        join(rescuerThread, Duration.ofSeconds(5));
+        senders.shutdownNow();
+    }
+
+    /** Deliveries this node is sending right now. */
+    public int inFlight() {
+        return active.size();
+    }
+
+    private static void join(Thread t, Duration timeout) {
+        if (t == null) return;
+        try {
+            t.join(timeout);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static void sleep(Duration d) {
+        try {
+            Thread.sleep(d);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static Duration min(Duration a, Duration b) {
+        return a.compareTo(b) <= 0 ? a : b;
+    }
+
+    /** A reservation-style limiter: each call takes the next free slot at {@code rate} per second. */
+    static final class RateLimiter {
+        private long nextFreeNanos;
+
+        synchronized long reserve(int ratePerSecond, long nowNanos) {
+            long interval = 1_000_000_000L / ratePerSecond;
+            long slot = Math.max(nextFreeNanos, nowNanos);
+            nextFreeNanos = slot + interval;
+            return slot - nowNanos;
+        }
+    }
+}

@@ -1,0 +1,65 @@
+package dev.zerodrop.store;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import org.flywaydb.core.Flyway;
+
+/** The connection pool and the schema migrations of one PostgreSQL database. */
+public final class Database implements AutoCloseable {
+    private final HikariDataSource dataSource;
+    private final Jdbc jdbc;
+
+    private Database(HikariDataSource dataSource) {
+        this.dataSource = dataSource;
+        this.jdbc = new Jdbc(dataSource);
+    }
+
+    /**
+     * Opens a pool to {@code url} and migrates the schema. The pool starts even when the database is
+     * down only if {@code requireReachable} is false; the node then answers 503 until it comes back.
+     */
+    public static Database open(String url, String user, String password, int poolSize) {
+        HikariConfig hc = new HikariConfig();
+        hc.setJdbcUrl(url);
+        if (user != null && !user.isEmpty()) hc.setUsername(user);
+        if (password != null && !password.isEmpty()) hc.setPassword(password);
+        hc.setMaximumPoolSize(poolSize);
+        hc.setMinimumIdle(Math.min(2, poolSize));
+        hc.setPoolName("zerodrop");
+        // Fail fast while the database is down, so the API can answer 503 instead of hanging.
+        hc.setConnectionTimeout(3_000);
+        hc.setValidationTimeout(2_000);
+        hc.setInitializationFailTimeout(30_000);
+        hc.setKeepaliveTime(60_000);
+        hc.addDataSourceProperty("reWriteBatchedInserts", "true");
+        hc.addDataSourceProperty("tcpKeepAlive", "true");
+        hc.addDataSourceProperty("socketTimeout", "60");
+        hc.addDataSourceProperty("ApplicationName", "zerodrop");
+        HikariDataSource ds = new HikariDataSource(hc);
+        try {
+            Flyway.configure().dataSource(ds).locations("classpath:db/migration").load().migrate();
+        } catch (RuntimeException e) {
+            ds.close();
+            throw e;
+        }
+        return new Database(ds);
+    }
+
+    public Jdbc jdbc() {
+        return jdbc;
+    }
+
+    /** True when a connection can be had and answers a trivial query. */
+    public boolean isReachable() {
+        try {
+            return jdbc.run(c -> c.isValid(2));
+        } catch (RuntimeException e) {
+            return false;
+        }
+    }
+
+    @Override
+    public void close() {
+        dataSource.close();
+    }
+}

@@ -1,0 +1,243 @@
+package dev.zerodrop.store;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import dev.zerodrop.core.Json;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The dispatcher's view of the delivery table: batched claims, fenced batched completions, and the
+ * lease rescuer. No method here holds a transaction open across anything but SQL.
+ */
+public final class DeliveryStore {
+
+    /** A delivery leased to this node, with everything needed to send it. */
+    public record Claimed(long id, long leaseToken, int attempts, int budgetBase, boolean manual,
+                          String msgId, String appId, String endpointId, String eventType, Instant msgCreatedAt,
+                          byte[] payload, String url, Map<String, String> headers,
+                          String secret, List<EndpointStore.OldSecret> oldSecrets, Integer throttleRate) {
+
+        public List<String> signingSecrets(Instant now) {
+            List<String> out = new ArrayList<>();
+            out.add(secret);
+            for (var s : oldSecrets) if (s.expiresAt() > now.toEpochMilli()) out.add(s.key());
+            return out;
+        }
+    }
+
+    /**
+     * The recorded outcome of one attempt. {@code newState} is pending (retry at {@code nextAttemptAt}),
+     * delivered, dead or held. The write only takes effect while {@code leaseToken} is still current.
+     */
+    public record Completion(long deliveryId, long leaseToken, String newState, Instant nextAttemptAt,
+                             boolean disableEndpoint, AttemptRecord attempt) {}
+
+    /** One attempt row. */
+    public record AttemptRecord(String id, long deliveryId, String msgId, String endpointId, String appId, int attemptNo,
+                                int triggerType, int status, String errorClass, int responseStatus, String response,
+                                int durationMs, String url, Instant createdAt) {}
+
+    /** A delivery whose lease expired: the rescuer turns it into a {@code lost-lease} attempt. */
+    public record Expired(long id, long leaseToken, int attempts, int budgetBase, boolean manual,
+                          String msgId, String endpointId, String appId, String url) {}
+
+    private static final TypeReference<List<EndpointStore.OldSecret>> OLD_SECRETS = new TypeReference<>() {};
+
+    private static final String CLAIM = """
+            WITH c AS (
+                UPDATE delivery d
+                   SET state = 'sending', lease_token = d.lease_token + 1, lease_expires_at = ?, updated_at = ?
+                 WHERE d.id IN (SELECT id FROM delivery
+                                 WHERE state = 'pending' AND next_attempt_at <= ?
+                                 ORDER BY next_attempt_at
+                                 LIMIT ? FOR UPDATE SKIP LOCKED)
+                RETURNING d.id, d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.budget_base, d.manual, d.lease_token)
+            SELECT c.id, c.msg_id, c.endpoint_id, c.app_id, c.attempts, c.budget_base, c.manual, c.lease_token,
+                   m.payload, m.created_at AS msg_created_at, m.event_type,
+                   e.url, e.headers::text AS headers, e.secret, e.old_secrets::text AS old_secrets, e.throttle_rate
+              FROM c JOIN message m ON m.id = c.msg_id JOIN endpoint e ON e.id = c.endpoint_id""";
+
+    private final Jdbc jdbc;
+
+    public DeliveryStore(Jdbc jdbc) {
+        this.jdbc = jdbc;
+    }
+
+    /** Leases up to {@code limit} due deliveries to the caller, each with a fresh fencing token. */
+    public List<Claimed> claim(Instant now, int limit, Duration lease) {
+        return jdbc.run(c -> Jdbc.query(c, CLAIM, DeliveryStore::mapClaimed, now.plus(lease), now, now, limit));
+    }
+
+    /**
+     * Records a batch of outcomes in one transaction: the state changes, fenced by lease token, and an
+     * attempt row for each one that won. Returns the ids whose lease had been lost: their late outcome
+     * changed nothing (it is superseded).
+     */
+    public Set<Long> complete(List<Completion> completions, Instant now) {
+        if (completions.isEmpty()) return Set.of();
+        return jdbc.tx(c -> completeIn(c, completions, now));
+    }
+
+    private Set<Long> completeIn(Connection c, List<Completion> completions, Instant now) throws SQLException {
+        for (Completion x : completions) {
+            if (x.disableEndpoint()) {
+                int n = Jdbc.update(c, "UPDATE endpoint SET disabled = true, updated_at = ? WHERE id = ? AND NOT disabled", now, x.attempt().endpointId());
+                if (n > 0) EndpointStore.hold(c, x.attempt().endpointId(), now);
+            }
+        }
+        int size = completions.size();
+        Long[] ids = new Long[size];
+        Long[] tokens = new Long[size];
+        String[] states = new String[size];
+        java.sql.Timestamp[] next = new java.sql.Timestamp[size];
+        Integer[] attemptNos = new Integer[size];
+        for (int i = 0; i < size; i++) {
+            Completion x = completions.get(i);
+            ids[i] = x.deliveryId();
+            tokens[i] = x.leaseToken();
+            states[i] = x.newState();
+            next[i] = x.nextAttemptAt() == null ? null : java.sql.Timestamp.from(x.nextAttemptAt());
+            attemptNos[i] = x.attempt().attemptNo();
+        }
+        Set<Long> won = new HashSet<>();
+        try (PreparedStatement ps = c.prepareStatement("""
+                UPDATE delivery d
+                   SET state = CASE WHEN v.state = 'pending' AND e.disabled THEN 'held' ELSE v.state END,
+                       next_attempt_at = CASE WHEN v.state = 'pending' AND NOT e.disabled THEN v.next ELSE NULL END,
+                       attempts = v.attempt_no, manual = false, lease_expires_at = NULL, updated_at = ?
+                  FROM unnest(?::bigint[], ?::bigint[], ?::text[], ?::timestamptz[], ?::int[]) AS v(id, token, state, next, attempt_no),
+                       endpoint e
+                 WHERE d.id = v.id AND d.lease_token = v.token AND d.state = 'sending' AND e.id = d.endpoint_id
+                RETURNING d.id""")) {
+            ps.setObject(1, java.time.OffsetDateTime.ofInstant(now, java.time.ZoneOffset.UTC));
+            ps.setArray(2, c.createArrayOf("bigint", ids));
+            ps.setArray(3, c.createArrayOf("bigint", tokens));
+            ps.setArray(4, c.createArrayOf("text", states));
+            ps.setArray(5, c.createArrayOf("timestamptz", next));
+            ps.setArray(6, c.createArrayOf("integer", attemptNos));
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) won.add(rs.getLong(1));
+            }
+        }
+        List<AttemptRecord> rows = new ArrayList<>(won.size());
+        Set<Long> superseded = new HashSet<>();
+        for (Completion x : completions) {
+            if (won.contains(x.deliveryId())) rows.add(x.attempt());
+            else superseded.add(x.deliveryId());
+        }
+        insertAttempts(c, rows);
+        return superseded;
+    }
+
+    static void insertAttempts(Connection c, List<AttemptRecord> rows) throws SQLException {
+        if (rows.isEmpty()) return;
+        try (PreparedStatement ps = c.prepareStatement("""
+                INSERT INTO attempt (id, delivery_id, msg_id, endpoint_id, app_id, attempt_no, trigger_type, status, error_class,
+                                     response_status, response, duration_ms, url, created_at)
+                VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)""")) {
+            for (AttemptRecord a : rows) {
+                Jdbc.bind(ps, a.id(), a.deliveryId(), a.msgId(), a.endpointId(), a.appId(), a.attemptNo(), (short) a.triggerType(),
+                        (short) a.status(), a.errorClass(), a.responseStatus(), a.response(), a.durationMs(), a.url(), a.createdAt());
+                ps.addBatch();
+            }
+            ps.executeBatch();
+        }
+    }
+
+    /**
+     * Finds leases that expired before {@code now} and hands them to {@code decide}, which turns each
+     * into a completion (a {@code lost-lease} attempt and the next state). All in one transaction
+     * holding the row locks, so a concurrent late completion cannot interleave.
+     */
+    public int rescue(Instant now, int limit, java.util.function.Function<Expired, Completion> decide) {
+        return jdbc.tx(c -> {
+            List<Expired> expired = Jdbc.query(c, """
+                    SELECT d.id, d.lease_token, d.attempts, d.budget_base, d.manual, d.msg_id, d.endpoint_id, d.app_id, e.url
+                      FROM delivery d JOIN endpoint e ON e.id = d.endpoint_id
+                     WHERE d.state = 'sending' AND d.lease_expires_at < ?
+                     ORDER BY d.lease_expires_at
+                     LIMIT ? FOR UPDATE OF d SKIP LOCKED""",
+                    rs -> new Expired(rs.getLong("id"), rs.getLong("lease_token"), rs.getInt("attempts"), rs.getInt("budget_base"),
+                            rs.getBoolean("manual"), rs.getString("msg_id"), rs.getString("endpoint_id"), rs.getString("app_id"),
+                            rs.getString("url")),
+                    now, limit);
+            if (expired.isEmpty()) return 0;
+            completeIn(c, expired.stream().map(decide).toList(), now);
+            return expired.size();
+        });
+    }
+
+    /**
+     * Returns deliveries this node claimed but will not send (shutdown, or a per-endpoint limit) to
+     * pending, due at {@code dueAt}, without counting an attempt. Fenced like a completion.
+     */
+    public void release(List<Claimed> claims, Instant dueAt, Instant now) {
+        if (claims.isEmpty()) return;
+        Long[] ids = claims.stream().map(Claimed::id).toArray(Long[]::new);
+        Long[] tokens = claims.stream().map(Claimed::leaseToken).toArray(Long[]::new);
+        jdbc.update("""
+                UPDATE delivery d SET state = CASE WHEN e.disabled THEN 'held' ELSE 'pending' END,
+                       next_attempt_at = CASE WHEN e.disabled THEN NULL ELSE ? END, lease_expires_at = NULL, updated_at = ?
+                  FROM unnest(?::bigint[], ?::bigint[]) AS v(id, token), endpoint e
+                 WHERE d.id = v.id AND d.lease_token = v.token AND d.state = 'sending' AND e.id = d.endpoint_id""",
+                dueAt, now, ids, tokens);
+    }
+
+    /**
+     * Schedules one manual attempt of a message to an endpoint, creating the delivery if the endpoint
+     * never had one. The retry budget restarts. Returns false when the delivery is held (endpoint
+     * disabled); a delivery already in flight is left alone.
+     */
+    public boolean resend(String appId, String msgId, String endpointId, boolean endpointDisabled, Instant now) {
+        if (endpointDisabled) return false;
+        jdbc.update("""
+                INSERT INTO delivery (msg_id, endpoint_id, app_id, state, manual, next_attempt_at, created_at, updated_at)
+                VALUES (?, ?, ?, 'pending', true, ?, ?, ?)
+                ON CONFLICT (msg_id, endpoint_id) DO UPDATE
+                   SET state = 'pending', manual = true, budget_base = delivery.attempts, next_attempt_at = EXCLUDED.next_attempt_at,
+                       reason = NULL, updated_at = EXCLUDED.updated_at
+                 WHERE delivery.state IN ('delivered', 'dead', 'pending', 'discarded')""",
+                msgId, endpointId, appId, now, now, now);
+        return true;
+    }
+
+    /** Puts the endpoint's dead deliveries of messages created in [since, until) back to pending. */
+    public int recover(String endpointId, Instant since, Instant until, Instant now) {
+        return jdbc.update("""
+                UPDATE delivery d SET state = 'pending', manual = true, budget_base = d.attempts, next_attempt_at = ?, updated_at = ?
+                  FROM message m
+                 WHERE m.id = d.msg_id AND d.endpoint_id = ? AND d.state = 'dead'
+                   AND m.created_at >= ? AND (?::timestamptz IS NULL OR m.created_at < ?)""",
+                now, now, endpointId, since, until, until);
+    }
+
+    /** The earliest due time of pending work, so an idle dispatcher knows when to look again. */
+    public Instant nextDue() {
+        return jdbc.queryOne("SELECT min(next_attempt_at) AS t FROM delivery WHERE state = 'pending'",
+                rs -> Jdbc.instant(rs, "t")).orElse(null);
+    }
+
+    static Claimed mapClaimed(ResultSet rs) throws SQLException {
+        List<EndpointStore.OldSecret> old;
+        try {
+            old = Json.MAPPER.readValue(rs.getString("old_secrets"), OLD_SECRETS);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new SQLException("bad old_secrets", e);
+        }
+        byte[] payload = rs.getBytes("payload");
+        return new Claimed(rs.getLong("id"), rs.getLong("lease_token"), rs.getInt("attempts"), rs.getInt("budget_base"),
+                rs.getBoolean("manual"), rs.getString("msg_id"), rs.getString("app_id"), rs.getString("endpoint_id"),
+                rs.getString("event_type"), Jdbc.instant(rs, "msg_created_at"), payload == null ? "{}".getBytes() : payload,
+                rs.getString("url"), Json.stringMap(rs.getString("headers")), rs.getString("secret"), old,
+                (Integer) rs.getObject("throttle_rate"));
+    }
+}

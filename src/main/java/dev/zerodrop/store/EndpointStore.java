@@ -1,0 +1,156 @@
+package dev.zerodrop.store;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import dev.zerodrop.core.Ids;
+import dev.zerodrop.core.Json;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/** Endpoints: where an application's messages are delivered. */
+public final class EndpointStore {
+    public record OldSecret(String key, long expiresAt) {}
+
+    public record Endpoint(String id, String appId, String uid, String url, String description,
+                           List<String> filterTypes, List<String> channels, boolean disabled, Integer throttleRate,
+                           Map<String, String> metadata, Map<String, String> headers, String secret,
+                           List<OldSecret> oldSecrets, Instant createdAt, Instant updatedAt) {
+
+        /** The secrets that sign a delivery now: the current one first, then those still in their grace period. */
+        public List<String> signingSecrets(Instant now) {
+            List<String> out = new ArrayList<>();
+            out.add(secret);
+            for (OldSecret s : oldSecrets) if (s.expiresAt() > now.toEpochMilli()) out.add(s.key());
+            return out;
+        }
+    }
+
+    /** The writable fields of an endpoint. */
+    public record EndpointData(String uid, String url, String description, List<String> filterTypes,
+                               List<String> channels, boolean disabled, Integer throttleRate,
+                               Map<String, String> metadata) {}
+
+    private static final TypeReference<List<OldSecret>> OLD_SECRETS = new TypeReference<>() {};
+    private static final String COLUMNS = """
+            id, app_id, uid, url, description, filter_types, channels, disabled, throttle_rate,
+            metadata::text AS metadata, headers::text AS headers, secret, old_secrets::text AS old_secrets,
+            created_at, updated_at""";
+
+    private final Jdbc jdbc;
+
+    public EndpointStore(Jdbc jdbc) {
+        this.jdbc = jdbc;
+    }
+
+    public Endpoint create(String appId, EndpointData d, String secret, Instant now) {
+        String id = Ids.endpoint();
+        try {
+            jdbc.update("""
+                    INSERT INTO endpoint (id, app_id, uid, url, description, filter_types, channels, disabled, throttle_rate,
+                                          metadata, headers, secret, created_at, updated_at)
+                    VALUES (?,?,?,?,?,?,?,?,?,?,'{}',?,?,?)""",
+                    id, appId, d.uid(), d.url(), d.description(), array(d.filterTypes()), array(d.channels()), d.disabled(),
+                    d.throttleRate(), new Jdbc.Json(Json.write(d.metadata())), secret, now, now);
+        } catch (Jdbc.UniqueViolation e) {
+            throw new Conflict("An endpoint with uid '" + d.uid() + "' already exists in this application");
+        }
+        return find(appId, id).orElseThrow();
+    }
+
+    public Optional<Endpoint> find(String appId, String idOrUid) {
+        return jdbc.queryOne("SELECT " + COLUMNS + " FROM endpoint WHERE app_id = ? AND (id = ? OR uid = ?) AND deleted_at IS NULL ORDER BY (id = ?) DESC LIMIT 1",
+                EndpointStore::map, appId, idOrUid, idOrUid, idOrUid);
+    }
+
+    public Page<Endpoint> list(String appId, PageRequest page) {
+        return page.run(jdbc, "SELECT " + COLUMNS + " FROM endpoint WHERE app_id = ? AND deleted_at IS NULL", "id",
+                List.of(appId), EndpointStore::map, Endpoint::id);
+    }
+
+    /**
+     * Replaces the writable fields. Disabling holds the endpoint's pending deliveries; enabling
+     * returns its held deliveries to pending, due now. Returns the number of deliveries resumed.
+     */
+    public int update(Endpoint existing, EndpointData d, Instant now) {
+        try {
+            return jdbc.tx(c -> {
+                Jdbc.update(c, """
+                        UPDATE endpoint SET uid = ?, url = ?, description = ?, filter_types = ?, channels = ?, disabled = ?,
+                               throttle_rate = ?, metadata = ?, updated_at = ?
+                        WHERE id = ?""",
+                        d.uid(), d.url(), d.description(), array(d.filterTypes()), array(d.channels()), d.disabled(),
+                        d.throttleRate(), new Jdbc.Json(Json.write(d.metadata())), now, existing.id());
+                if (d.disabled() && !existing.disabled()) return -hold(c, existing.id(), now);
+                if (!d.disabled() && existing.disabled()) return resume(c, existing.id(), now);
+                return 0;
+            });
+        } catch (Jdbc.UniqueViolation e) {
+            throw new Conflict("An endpoint with uid '" + d.uid() + "' already exists in this application");
+        }
+    }
+
+    /** Disables an endpoint (for example after 410 Gone) and holds its pending deliveries. */
+    public void disable(Connection c, String endpointId, Instant now) throws SQLException {
+        int n = Jdbc.update(c, "UPDATE endpoint SET disabled = true, updated_at = ? WHERE id = ? AND NOT disabled", now, endpointId);
+        if (n > 0) hold(c, endpointId, now);
+    }
+
+    static int hold(Connection c, String endpointId, Instant now) throws SQLException {
+        return Jdbc.update(c, "UPDATE delivery SET state = 'held', next_attempt_at = NULL, updated_at = ? WHERE endpoint_id = ? AND state = 'pending'",
+                now, endpointId);
+    }
+
+    static int resume(Connection c, String endpointId, Instant now) throws SQLException {
+        return Jdbc.update(c, "UPDATE delivery SET state = 'pending', next_attempt_at = ?, updated_at = ? WHERE endpoint_id = ? AND state = 'held'",
+                now, now, endpointId);
+    }
+
+    /** Soft-deletes an endpoint; its unfinished deliveries become {@code discarded} with a reason. */
+    public boolean delete(String endpointId, Instant now) {
+        return jdbc.tx(c -> {
+            int n = Jdbc.update(c, "UPDATE endpoint SET deleted_at = ?, uid = NULL WHERE id = ? AND deleted_at IS NULL", now, endpointId);
+            if (n == 0) return false;
+            Jdbc.update(c, """
+                    UPDATE delivery SET state = 'discarded', reason = 'endpoint deleted', next_attempt_at = NULL,
+                           lease_expires_at = NULL, updated_at = ?
+                    WHERE endpoint_id = ? AND state IN ('pending', 'held', 'sending')""", now, endpointId);
+            return true;
+        });
+    }
+
+    public void setHeaders(String endpointId, Map<String, String> headers, Instant now) {
+        jdbc.update("UPDATE endpoint SET headers = ?, updated_at = ? WHERE id = ?", new Jdbc.Json(Json.write(headers)), now, endpointId);
+    }
+
+    /** Makes {@code newSecret} current; the old one keeps signing until {@code now + grace}. */
+    public void rotateSecret(Endpoint e, String newSecret, java.time.Duration grace, Instant now) {
+        List<OldSecret> old = new ArrayList<>();
+        for (OldSecret s : e.oldSecrets()) if (s.expiresAt() > now.toEpochMilli()) old.add(s);
+        if (!grace.isZero()) old.add(new OldSecret(e.secret(), now.plus(grace).toEpochMilli()));
+        jdbc.update("UPDATE endpoint SET secret = ?, old_secrets = ?, updated_at = ? WHERE id = ?",
+                newSecret, new Jdbc.Json(Json.write(old)), now, e.id());
+    }
+
+    static String[] array(List<String> list) {
+        return list == null ? null : list.toArray(String[]::new);
+    }
+
+    static Endpoint map(ResultSet rs) throws SQLException {
+        List<OldSecret> old;
+        try {
+            old = Json.MAPPER.readValue(rs.getString("old_secrets"), OLD_SECRETS);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new SQLException("bad old_secrets", e);
+        }
+        return new Endpoint(rs.getString("id"), rs.getString("app_id"), rs.getString("uid"), rs.getString("url"),
+                rs.getString("description"), Jdbc.textArray(rs, "filter_types"), Jdbc.textArray(rs, "channels"),
+                rs.getBoolean("disabled"), (Integer) rs.getObject("throttle_rate"), Json.stringMap(rs.getString("metadata")),
+                Json.stringMap(rs.getString("headers")), rs.getString("secret"), old,
+                Jdbc.instant(rs, "created_at"), Jdbc.instant(rs, "updated_at"));
+    }
+}
