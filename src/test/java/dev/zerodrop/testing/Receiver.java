@@ -1,0 +1,191 @@
+package dev.zerodrop.testing;
+
+import java.io.BufferedInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A real HTTP/1.1 receiver on 127.0.0.1, written on raw sockets so that it can misbehave the way real
+ * receivers do: hang, drop the connection, reset it. It records every request with its headers and
+ * exact body bytes.
+ */
+public final class Receiver implements AutoCloseable {
+    /** What to do with one request. */
+    public sealed interface Behaviour {
+        record Respond(int status, String body, Map<String, String> headers) implements Behaviour {}
+
+        /** Never answer until the receiver closes (the client's timeout must end it). */
+        record Hang() implements Behaviour {}
+
+        /** Close the connection without sending a response. */
+        record Drop() implements Behaviour {}
+
+        /** Reset the connection (RST) without sending a response. */
+        record Reset() implements Behaviour {}
+    }
+
+    public static Behaviour ok() {
+        return new Behaviour.Respond(200, "ok", Map.of());
+    }
+
+    public static Behaviour status(int status) {
+        return new Behaviour.Respond(status, "status " + status, Map.of());
+    }
+
+    /** Decides the behaviour from the request and how many requests with this webhook-id came before it. */
+    @FunctionalInterface
+    public interface Script {
+        Behaviour decide(Request request, int previousForSameId);
+    }
+
+    public record Request(String path, Map<String, String> headers, byte[] body, long receivedAtNanos) {
+        public String header(String name) {
+            return headers.get(name.toLowerCase(Locale.ROOT));
+        }
+
+        public String bodyText() {
+            return new String(body, StandardCharsets.UTF_8);
+        }
+    }
+
+    private final ServerSocket server;
+    private final List<Request> requests = new CopyOnWriteArrayList<>();
+    private final Map<String, AtomicInteger> perId = new ConcurrentHashMap<>();
+    private final List<Socket> sockets = new CopyOnWriteArrayList<>();
+    private final CountDownLatch closing = new CountDownLatch(1);
+    private volatile Script script;
+
+    public Receiver(Script script) throws IOException {
+        this.script = script;
+        server = new ServerSocket(0, 1024, InetAddress.getByName("127.0.0.1"));
+        Thread.ofVirtual().name("receiver-accept").start(this::acceptLoop);
+    }
+
+    public static Receiver alwaysOk() throws IOException {
+        return new Receiver((r, n) -> ok());
+    }
+
+    public void script(Script script) {
+        this.script = script;
+    }
+
+    public String url(String path) {
+        return "http://127.0.0.1:" + server.getLocalPort() + path;
+    }
+
+    public int port() {
+        return server.getLocalPort();
+    }
+
+    public List<Request> requests() {
+        return List.copyOf(requests);
+    }
+
+    private void acceptLoop() {
+        while (!server.isClosed()) {
+            try {
+                Socket s = server.accept();
+                sockets.add(s);
+                Thread.ofVirtual().start(() -> serve(s));
+            } catch (IOException e) {
+                return;
+            }
+        }
+    }
+
+    private void serve(Socket socket) {
+        try (socket) {
+            InputStream in = new BufferedInputStream(socket.getInputStream());
+            OutputStream out = socket.getOutputStream();
+            while (true) {
+                Request req = read(in);
+                if (req == null) return;
+                String id = req.headers().getOrDefault("webhook-id", "");
+                int previous = perId.computeIfAbsent(id, k -> new AtomicInteger()).getAndIncrement();
+                requests.add(req);
+                switch (script.decide(req, previous)) {
+                    case Behaviour.Respond r -> {
+                        byte[] body = r.body().getBytes(StandardCharsets.UTF_8);
+                        StringBuilder head = new StringBuilder("HTTP/1.1 " + r.status() + " X\r\n");
+                        head.append("Content-Length: ").append(body.length).append("\r\n");
+                        r.headers().forEach((k, v) -> head.append(k).append(": ").append(v).append("\r\n"));
+                        head.append("\r\n");
+                        out.write(head.toString().getBytes(StandardCharsets.ISO_8859_1));
+                        out.write(body);
+                        out.flush();
+                    }
+                    case Behaviour.Hang h -> {
+                        closing.await(300, TimeUnit.SECONDS);
+                        return;
+                    }
+                    case Behaviour.Drop d -> {
+                        return;
+                    }
+                    case Behaviour.Reset r -> {
+                        socket.setSoLinger(true, 0);
+                        return;
+                    }
+                }
+            }
+        } catch (IOException e) {
+            // the client went away
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            sockets.remove(socket);
+        }
+    }
+
+    private static Request read(InputStream in) throws IOException {
+        ByteArrayOutputStream head = new ByteArrayOutputStream();
+        int state = 0;
+        while (state < 4) {
+            int b = in.read();
+            if (b < 0) return null;
+            head.write(b);
+            state = (b == '\r' && (state == 0 || state == 2)) || (b == '\n' && (state == 1 || state == 3)) ? state + 1 : (b == '\r' ? 1 : 0);
+        }
+        String[] lines = head.toString(StandardCharsets.ISO_8859_1).split("\r\n");
+        String[] requestLine = lines[0].split(" ");
+        Map<String, String> headers = new HashMap<>();
+        for (int i = 1; i < lines.length; i++) {
+            int colon = lines[i].indexOf(':');
+            if (colon > 0) headers.put(lines[i].substring(0, colon).trim().toLowerCase(Locale.ROOT), lines[i].substring(colon + 1).trim());
+        }
+        int length = Integer.parseInt(headers.getOrDefault("content-length", "0"));
+        byte[] body = in.readNBytes(length);
+        return new Request(requestLine.length > 1 ? requestLine[1] : "/", Map.copyOf(headers), body, System.nanoTime());
+    }
+
+    @Override
+    public void close() {
+        closing.countDown();
+        try {
+            server.close();
+        } catch (IOException ignored) {
+            // closing
+        }
+        for (Socket s : sockets) {
+            try {
+                s.close();
+            } catch (IOException ignored) {
+                // closing
+            }
+        }
+    }
+}

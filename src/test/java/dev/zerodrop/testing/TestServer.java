@@ -1,0 +1,124 @@
+package dev.zerodrop.testing;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.zerodrop.Server;
+import dev.zerodrop.config.Config;
+import dev.zerodrop.config.Knob;
+import dev.zerodrop.core.Json;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.EnumMap;
+import java.util.Map;
+
+/** A ZeroDrop node started in-process for a test, with an API client. */
+public final class TestServer implements AutoCloseable {
+    public static final String TOKEN = "test-admin-token-0123456789";
+
+    private final Server server;
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+    private TestServer(Server server) {
+        this.server = server;
+    }
+
+    /** Settings suited to tests: loopback allowed, a fast retry schedule, a random port. */
+    public static Map<Knob, String> defaults(String dbUrl) {
+        Map<Knob, String> m = new EnumMap<>(Knob.class);
+        m.put(Knob.PORT, "0");
+        m.put(Knob.HOST, "127.0.0.1");
+        if (dbUrl != null) m.put(Knob.DB_URL, dbUrl);
+        m.put(Knob.ADMIN_TOKEN, TOKEN);
+        m.put(Knob.ALLOW_PRIVATE_CIDRS, "127.0.0.0/8");
+        m.put(Knob.RETRY_SCHEDULE, "100ms,200ms,300ms");
+        m.put(Knob.REQUEST_TIMEOUT, "2s");
+        m.put(Knob.LEASE, "5s");
+        m.put(Knob.POLL_INTERVAL, "200ms");
+        m.put(Knob.SHUTDOWN_GRACE, "2s");
+        return m;
+    }
+
+    public static TestServer start(Map<Knob, String> knobs) throws IOException {
+        return start(knobs, Server.Options.defaults());
+    }
+
+    public static TestServer start(Map<Knob, String> knobs, Server.Options options) throws IOException {
+        return new TestServer(Server.start(Config.from(knobs, Map.of()), options));
+    }
+
+    public static Server.Options quiet(Server.Options o) {
+        return new Server.Options(o.clock(), o.listener(), o.sendHook(), new PrintStream(PrintStream.nullOutputStream()));
+    }
+
+    public Server server() {
+        return server;
+    }
+
+    public String base() {
+        return "http://127.0.0.1:" + server.port();
+    }
+
+    /** A response: status and parsed JSON body (null when empty). */
+    public record Response(int status, JsonNode json, String text) {}
+
+    public Response call(String method, String path, Object body) {
+        return call(method, path, body, Map.of());
+    }
+
+    public Response call(String method, String path, Object body, Map<String, String> headers) {
+        String text = body == null ? null : body instanceof String s ? s : Json.write(body);
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base() + path))
+                .timeout(Duration.ofSeconds(30))
+                .header("Authorization", "Bearer " + TOKEN)
+                .method(method, text == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(text));
+        if (text != null) b.header("Content-Type", "application/json");
+        headers.forEach(b::setHeader);
+        try {
+            HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+            JsonNode json = r.body() == null || r.body().isEmpty() ? null : Json.MAPPER.readTree(r.body());
+            return new Response(r.statusCode(), json, r.body());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    public JsonNode post(String path, Object body) {
+        Response r = call("POST", path, body);
+        if (r.status() >= 300) throw new AssertionError("POST " + path + " -> " + r.status() + " " + r.text());
+        return r.json();
+    }
+
+    public JsonNode get(String path) {
+        Response r = call("GET", path, null);
+        if (r.status() >= 300) throw new AssertionError("GET " + path + " -> " + r.status() + " " + r.text());
+        return r.json();
+    }
+
+    /** Creates an application and returns its id. */
+    public String createApp(String name) {
+        return post("/api/v1/app", Map.of("name", name)).get("id").asText();
+    }
+
+    /** Creates an endpoint and returns its JSON (id, and the secret under "secret"). */
+    public Endpoint createEndpoint(String appId, Map<String, Object> body) {
+        JsonNode e = post("/api/v1/app/" + appId + "/endpoint", body);
+        String id = e.get("id").asText();
+        String secret = get("/api/v1/app/" + appId + "/endpoint/" + id + "/secret").get("key").asText();
+        return new Endpoint(id, secret);
+    }
+
+    public record Endpoint(String id, String secret) {}
+
+    @Override
+    public void close() {
+        server.close();
+    }
+}
