@@ -1,0 +1,130 @@
+package dev.zerodrop.dispatch;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.zerodrop.Server;
+import dev.zerodrop.config.Knob;
+import dev.zerodrop.store.DeliveryStore;
+import dev.zerodrop.testing.Receiver;
+import dev.zerodrop.testing.TestDatabase;
+import dev.zerodrop.testing.TestServer;
+import java.time.Duration;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.StreamSupport;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The cure for the race in the retry logic: a worker whose lease expired while its request was in
+ * flight (a GC pause, a stall) cannot record its late outcome. Exactly one outcome per attempt wins.
+ */
+class LeaseFencingTest {
+
+    @Test
+    void aStaleWorkersLateOutcomeIsSupersededAndChangesNothing() throws Exception {
+        CountDownLatch release = new CountDownLatch(1);
+        AtomicBoolean paused = new AtomicBoolean();
+        CountDownLatch pausedNow = new CountDownLatch(1);
+        AtomicInteger superseded = new AtomicInteger();
+        AtomicInteger rescued = new AtomicInteger();
+        // The first worker to finish its HTTP call stalls, as if in a long GC pause, until released.
+        Dispatcher.SendHook stall = claimed -> {
+            if (paused.compareAndSet(false, true)) {
+                pausedNow.countDown();
+                try {
+                    release.await(60, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        };
+        DispatchListener counting = new DispatchListener() {
+            @Override
+            public void completed(int committed, int stale) {
+                superseded.addAndGet(stale);
+            }
+
+            @Override
+            public void rescued(int count) {
+                rescued.addAndGet(count);
+            }
+        };
+        try (TestDatabase db = TestDatabase.create("fencing"); Receiver r = Receiver.alwaysOk()) {
+            Map<Knob, String> knobs = TestServer.defaults(db.url());
+            knobs.put(Knob.REQUEST_TIMEOUT, "500ms");
+            knobs.put(Knob.LEASE, "1s");
+            try (TestServer zd = TestServer.start(knobs, TestServer.quiet(new Server.Options(InstantSource.system(), counting, stall, System.out)))) {
+                String app = zd.createApp("fencing");
+                zd.createEndpoint(app, Map.of("url", r.url("/hook")));
+                String msg = zd.post("/api/v1/app/" + app + "/msg", Map.of("eventType", "x", "payload", Map.of())).get("id").asText();
+
+                assertThat(pausedNow.await(10, TimeUnit.SECONDS)).isTrue();
+                // While the first worker stalls, its lease expires: the rescuer records a lost-lease attempt,
+                // and a fresh claim (new fencing token) delivers the message again with the same webhook-id.
+                await().atMost(Duration.ofSeconds(15)).until(() -> r.requests().size() == 2 && DeliveryTest.stateOf(zd, app, msg).equals("delivered"));
+                assertThat(rescued.get()).isEqualTo(1);
+
+                release.countDown(); // the stale worker wakes up and tries to record its outcome
+                await().atMost(Duration.ofSeconds(10)).until(() -> superseded.get() == 1);
+
+                JsonNode data = zd.get("/api/v1/app/" + app + "/attempt/msg/" + msg).get("data");
+                List<JsonNode> rows = new ArrayList<>(StreamSupport.stream(data.spliterator(), false).toList());
+                rows.sort(java.util.Comparator.comparingInt(x -> x.get("attemptNumber").asInt()));
+                assertThat(rows).hasSize(2);
+                assertThat(rows.get(0).get("attemptNumber").asInt()).isEqualTo(1);
+                assertThat(rows.get(0).get("errorClass").asText()).isEqualTo("lost-lease");
+                assertThat(rows.get(1).get("attemptNumber").asInt()).isEqualTo(2);
+                assertThat(rows.get(1).get("status").asInt()).isZero();
+                assertThat(DeliveryTest.stateOf(zd, app, msg)).isEqualTo("delivered");
+                assertThat(r.requests()).extracting(x -> x.header("webhook-id")).containsOnly(msg);
+            }
+        }
+    }
+
+    @Test
+    void aCompletionWithAnOldTokenIsRejectedByTheStore() throws Exception {
+        try (TestDatabase db = TestDatabase.create("fence_store")) {
+            Map<Knob, String> knobs = TestServer.defaults(db.url());
+            knobs.put(Knob.DISPATCH, "false");
+            try (TestServer zd = TestServer.start(knobs, TestServer.quiet(Server.Options.defaults()))) {
+                String app = zd.createApp("fence");
+                zd.createEndpoint(app, Map.of("url", "http://127.0.0.1:9/never"));
+                zd.post("/api/v1/app/" + app + "/msg", Map.of("eventType", "x", "payload", Map.of()));
+                DeliveryStore store = new DeliveryStore(zd.server().database().jdbc());
+                var now = java.time.Instant.now();
+                var first = store.claim(now, 10, Duration.ofMillis(1));
+                assertThat(first).hasSize(1);
+                // The lease lapses and a second worker claims the same delivery with a new token.
+                store.rescue(now.plusSeconds(1), 10, x -> new DeliveryStore.Completion(x.id(), x.leaseToken(), "pending", now,
+                        false, attempt(x.id(), x.msgId(), x.endpointId(), x.appId(), 1, "lost-lease", now)));
+                var second = store.claim(now.plusSeconds(2), 10, Duration.ofSeconds(30));
+                assertThat(second).hasSize(1);
+                assertThat(second.getFirst().leaseToken()).isGreaterThan(first.getFirst().leaseToken());
+
+                var c1 = first.getFirst();
+                var stale = new DeliveryStore.Completion(c1.id(), c1.leaseToken(), "delivered", null, false,
+                        attempt(c1.id(), c1.msgId(), c1.endpointId(), c1.appId(), 2, null, now));
+                assertThat(store.complete(List.of(stale), now)).containsExactly(c1.id());
+                var c2 = second.getFirst();
+                var current = new DeliveryStore.Completion(c2.id(), c2.leaseToken(), "delivered", null, false,
+                        attempt(c2.id(), c2.msgId(), c2.endpointId(), c2.appId(), 2, null, now));
+                assertThat(store.complete(List.of(current), now)).isEmpty();
+                // A second write with the winning token is a no-op too: the delivery is no longer leased.
+                assertThat(store.complete(List.of(current), now)).containsExactly(c2.id());
+            }
+        }
+    }
+
+    static DeliveryStore.AttemptRecord attempt(long id, String msg, String ep, String app, int no, String error, java.time.Instant at) {
+        return new DeliveryStore.AttemptRecord(dev.zerodrop.core.Ids.attempt(at), id, msg, ep, app, no, 0, error == null ? 0 : 2,
+                error, error == null ? 200 : 0, "", 1, "http://127.0.0.1:9/never", at);
+    }
+}
