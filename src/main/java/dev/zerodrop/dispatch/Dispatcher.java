@@ -318,22 +318,15 @@ public final class Dispatcher implements AutoCloseable {
         }
     }
 
+    /** An expired lease becomes a {@code lost-lease} attempt; the delivery goes back to pending. */
     Completion lostLease(DeliveryStore.Expired x) {
         Instant now = clock.instant();
         int attemptNo = x.attempts() + 1;
-        String state;
-        Instant next = null;
-        switch (policy.afterFailure(attemptNo - x.budgetBase(), null, random)) {
-            case RetryPolicy.Decision.Retry r -> {
-                state = "pending";
-                next = now.plus(r.delay());
-            }
-            case RetryPolicy.Decision.Dead dead -> state = "dead";
-        }
+        Instant next = now.plus(policy.afterLostLease(attemptNo - x.budgetBase(), random));
         var attempt = new AttemptRecord(Ids.attempt(now), x.id(), x.msgId(), x.endpointId(), x.appId(), attemptNo,
                 x.manual() ? 1 : 0, 2, SendResult.ErrorClass.LOST_LEASE.label(), 0,
                 "lease expired before an outcome was recorded", 0, x.url(), now);
-        return new Completion(x.id(), x.leaseToken(), state, next, false, attempt);
+        return new Completion(x.id(), x.leaseToken(), "pending", next, false, attempt, true);
     }
 
     // ---- lifecycle ------------------------------------------------------------------------------

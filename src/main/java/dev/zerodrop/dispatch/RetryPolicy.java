@@ -31,6 +31,15 @@ public record RetryPolicy(List<Duration> schedule, Duration retryAfterMax) {
     }
 
     /**
+     * The delay after an attempt whose outcome was lost with its lease (a crash, a stall). It never
+     * leads to dead: a lost lease says nothing about the receiver, so it does not use up the budget.
+     */
+    public Duration afterLostLease(int attemptInBudget, RandomGenerator random) {
+        int n = Math.max(1, Math.min(attemptInBudget, schedule.size()));
+        return ((Decision.Retry) afterFailure(n, null, random)).delay();
+    }
+
+    /**
      * @param failedAttempt the number of the attempt that just failed, 1-based within the budget
      * @param retryAfter the receiver's Retry-After, or null
      * @param random the source of jitter

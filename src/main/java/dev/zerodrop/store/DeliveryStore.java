@@ -39,7 +39,12 @@ public final class DeliveryStore {
      * delivered, dead or held. The write only takes effect while {@code leaseToken} is still current.
      */
     public record Completion(long deliveryId, long leaseToken, String newState, Instant nextAttemptAt,
-                             boolean disableEndpoint, AttemptRecord attempt) {}
+                             boolean disableEndpoint, AttemptRecord attempt, boolean refundBudget) {
+        public Completion(long deliveryId, long leaseToken, String newState, Instant nextAttemptAt,
+                          boolean disableEndpoint, AttemptRecord attempt) {
+            this(deliveryId, leaseToken, newState, nextAttemptAt, disableEndpoint, attempt, false);
+        }
+    }
 
     /** One attempt row. */
     public record AttemptRecord(String id, long deliveryId, String msgId, String endpointId, String appId, int attemptNo,
@@ -100,6 +105,7 @@ public final class DeliveryStore {
         String[] states = new String[size];
         java.sql.Timestamp[] next = new java.sql.Timestamp[size];
         Integer[] attemptNos = new Integer[size];
+        Integer[] refunds = new Integer[size];
         for (int i = 0; i < size; i++) {
             Completion x = completions.get(i);
             ids[i] = x.deliveryId();
@@ -107,14 +113,17 @@ public final class DeliveryStore {
             states[i] = x.newState();
             next[i] = x.nextAttemptAt() == null ? null : java.sql.Timestamp.from(x.nextAttemptAt());
             attemptNos[i] = x.attempt().attemptNo();
+            refunds[i] = x.refundBudget() ? 1 : 0;
         }
         Set<Long> won = new HashSet<>();
         try (PreparedStatement ps = c.prepareStatement("""
                 UPDATE delivery d
                    SET state = CASE WHEN v.state = 'pending' AND e.disabled THEN 'held' ELSE v.state END,
                        next_attempt_at = CASE WHEN v.state = 'pending' AND NOT e.disabled THEN v.next ELSE NULL END,
-                       attempts = v.attempt_no, manual = false, lease_expires_at = NULL, updated_at = ?
-                  FROM unnest(?::bigint[], ?::bigint[], ?::text[], ?::timestamptz[], ?::int[]) AS v(id, token, state, next, attempt_no),
+                       attempts = v.attempt_no, budget_base = d.budget_base + v.refund, manual = false,
+                       lease_expires_at = NULL, updated_at = ?
+                  FROM unnest(?::bigint[], ?::bigint[], ?::text[], ?::timestamptz[], ?::int[], ?::int[])
+                       AS v(id, token, state, next, attempt_no, refund),
                        endpoint e
                  WHERE d.id = v.id AND d.lease_token = v.token AND d.state = 'sending' AND e.id = d.endpoint_id
                 RETURNING d.id""")) {
@@ -124,6 +133,7 @@ public final class DeliveryStore {
             ps.setArray(4, c.createArrayOf("text", states));
             ps.setArray(5, c.createArrayOf("timestamptz", next));
             ps.setArray(6, c.createArrayOf("integer", attemptNos));
+            ps.setArray(7, c.createArrayOf("integer", refunds));
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) won.add(rs.getLong(1));
             }

@@ -53,4 +53,11 @@ class RetryPolicyTest {
         assertThat(policy.afterFailure(2, Duration.ofSeconds(1), fixed(0.5))).isEqualTo(new RetryPolicy.Decision.Retry(Duration.ofMinutes(5)));
         assertThat(policy.afterFailure(4, Duration.ofSeconds(1), fixed(0.5))).isInstanceOf(RetryPolicy.Decision.Dead.class);
     }
+
+    @Test
+    void aLostLeaseRetriesOnTheScheduleButNeverGoesDead() {
+        assertThat(policy.afterLostLease(1, fixed(0.5))).isEqualTo(Duration.ofSeconds(5));
+        assertThat(policy.afterLostLease(3, fixed(0.5))).isEqualTo(Duration.ofMinutes(30));
+        assertThat(policy.afterLostLease(50, fixed(0.5))).isEqualTo(Duration.ofMinutes(30));
+    }
 }
