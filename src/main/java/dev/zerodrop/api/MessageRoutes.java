@@ -54,7 +54,8 @@ final class MessageRoutes {
                 throw ApiException.conflict("endpoint '" + e.id() + "' is disabled; enable it to resend");
             }
             s.wake().run();
-            return ApiServer.Reply.of(202, null);
+            // Svix answers 202 with an EmptyResponse, {}; its SDKs parse the body as JSON.
+            return ApiServer.Reply.of(202, java.util.Map.of());
         });
         api.route(GET, msgs + "/{msg_id}/attempt/{attempt_id}", ctx -> {
             var m = message(ctx);

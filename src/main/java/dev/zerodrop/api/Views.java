@@ -97,14 +97,14 @@ final class Views {
     }
 
     record MessageEndpointOut(String id, String uid, String url, String description, List<String> filterTypes,
-                              List<String> channels, boolean disabled, Integer throttleRate, Integer rateLimit,
+                              List<String> channels, boolean disabled, Integer throttleRate, Integer rateLimit, int version,
                               Instant createdAt, Instant updatedAt, int status, String statusText, Instant nextAttempt,
                               String state) {
         static MessageEndpointOut of(MessageStore.EndpointWithStatus x) {
             var e = x.endpoint();
             int s = statusOf(x.status().state());
             return new MessageEndpointOut(e.id(), e.uid(), e.url(), e.description(), e.filterTypes(), e.channels(), e.disabled(),
-                    e.throttleRate(), e.throttleRate(), e.createdAt(), e.updatedAt(), s, textOf(s), x.status().nextAttemptAt(),
+                    e.throttleRate(), e.throttleRate(), 1, e.createdAt(), e.updatedAt(), s, textOf(s), x.status().nextAttemptAt(),
                     x.status().state());
         }
     }
