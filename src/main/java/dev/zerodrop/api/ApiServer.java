@@ -73,7 +73,8 @@ public final class ApiServer implements AutoCloseable {
             cfg.jsonMapper(new io.javalin.json.JavalinJackson(Json.MAPPER, true));
             cfg.routes.exception(Exception.class, (e, ctx) -> error(ctx, e));
             cfg.routes.error(404, ctx -> {
-                if (ctx.result() == null || ctx.result().isEmpty()) {
+                String type = ctx.res().getContentType();
+                if (type == null || !type.startsWith("application/json")) {
                     write(ctx, 404, new Views.ErrorOut("not_found", "no route for " + ctx.method() + " " + ctx.path()));
                 }
             });
