@@ -195,4 +195,20 @@ class ApiTest {
         assertThat(zd.call("DELETE", base, null).status()).isEqualTo(204);
         assertClientError(zd.call("GET", base, null), 404, null);
     }
+
+    @Test
+    void eventTypesAreCreatedListedUpdatedAndArchived() {
+        var created = zd.call("POST", "/api/v1/event-type", Map.of("name", "invoice.paid", "description", "An invoice was paid",
+                "schemas", Map.of("1", Map.of("type", "object"))));
+        assertThat(created.status()).isEqualTo(201);
+        assertThat(created.json().get("schemas").get("1").get("type").asText()).isEqualTo("object");
+        assertClientError(zd.call("POST", "/api/v1/event-type", Map.of("name", "invoice.paid", "description", "again")), 409, null);
+        assertClientError(zd.call("POST", "/api/v1/event-type", Map.of("description", "no name")), 422, "name");
+        assertThat(zd.call("PATCH", "/api/v1/event-type/invoice.paid", Map.of("deprecated", true)).json().get("deprecated").asBoolean()).isTrue();
+        assertThat(zd.call("PUT", "/api/v1/event-type/invoice.refunded", Map.of("description", "refund")).status()).isEqualTo(201);
+        assertThat(zd.get("/api/v1/event-type").get("data")).hasSize(2);
+        assertThat(zd.call("DELETE", "/api/v1/event-type/invoice.refunded", null).status()).isEqualTo(204);
+        assertThat(zd.get("/api/v1/event-type").get("data")).hasSize(1);
+        assertThat(zd.get("/api/v1/event-type?include_archived=true").get("data")).hasSize(2);
+    }
 }

@@ -49,7 +49,7 @@ class DeliveryTest {
     void hundredsOfMessagesReachTwoEndpointsSignedAndOnce() throws Exception {
         try (Receiver a = Receiver.alwaysOk(); Receiver b = Receiver.alwaysOk()) {
             String app = zd.createApp("happy");
-            var ea = zd.createEndpoint(app, Map.of("url", a.url("/a")));
+            var ea = zd.createEndpoint(app, Map.of("url", a.url("/a"), "headers", Map.of("X-Tenant", "acme")));
             var eb = zd.createEndpoint(app, Map.of("url", b.url("/b")));
             int n = 400;
             Map<String, Long> ackedAt = new ConcurrentHashMap<>();
@@ -80,6 +80,8 @@ class DeliveryTest {
                 assertThat(pair.getKey().requests()).hasSize(n); // exactly once each: no failures, no duplicates
             }
             assertThat(ids(a)).isEqualTo(ackedAt.keySet());
+            assertThat(a.requests()).allMatch(x -> "acme".equals(x.header("x-tenant")));
+            assertThat(b.requests()).allMatch(x -> x.header("x-tenant") == null);
 
             List<Long> latencies = new ArrayList<>();
             for (Receiver.Request r : a.requests()) latencies.add((r.receivedAtNanos() - ackedAt.get(r.header("webhook-id"))) / 1_000);
