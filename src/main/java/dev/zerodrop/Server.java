@@ -93,7 +93,7 @@ public final class Server implements AutoCloseable {
         Dispatcher dispatcher = null;
         if (cfg.dispatch()) {
             dispatcher = new Dispatcher(deliveries, client, new RetryPolicy(cfg.retrySchedule(), cfg.retryAfterMax()),
-                    new Dispatcher.Settings(cfg.lease(), cfg.claimBatch(), cfg.maxInFlight(), cfg.endpointMaxInFlight(),
+                    new Dispatcher.Settings(cfg.lease(), cfg.requestTimeout(), cfg.claimBatch(), cfg.maxInFlight(), cfg.endpointMaxInFlight(),
                             cfg.pollInterval(), cfg.shutdownGrace(), cfg.svixHeaders()),
                     o.clock(), o.listener(), o.sendHook());
             dispatcher.start();

@@ -124,7 +124,7 @@ public final class ApiServer implements AutoCloseable {
 
     private void idempotent(Context ctx, String scope, String key, Action action) throws Exception {
         if (key.length() > 256) throw ApiException.badRequest("Idempotency-Key must be at most 256 characters");
-        String fingerprint = ctx.method() + " " + ctx.path();
+        String fingerprint = ctx.method() + " " + ctx.path() + " " + TokenStore.hash(new String(ctx.bodyAsBytes(), java.nio.charset.StandardCharsets.UTF_8)).substring(0, 16);
         switch (idempotency.begin(scope, key, fingerprint, clock.instant())) {
             case IdempotencyStore.Begin.Replay r -> {
                 ctx.header("idempotent-replayed", "true");
@@ -134,7 +134,7 @@ public final class ApiServer implements AutoCloseable {
             case IdempotencyStore.Begin.InProgress p ->
                     throw ApiException.conflict("a request with this Idempotency-Key is still in progress");
             case IdempotencyStore.Begin.Mismatch m ->
-                    throw new ApiException(422, "idempotency_key_reused", "this Idempotency-Key was used for a different request (" + m.firstFingerprint() + ")");
+                    throw new ApiException(422, "idempotency_key_reused", "this Idempotency-Key was already used for a different request (method, path or body)");
             case IdempotencyStore.Begin.Proceed p -> {
                 ctx.attribute(IDEMPOTENCY_ATTR, new IdempotencyScope(scope, key));
                 Reply reply;
@@ -229,7 +229,7 @@ public final class ApiServer implements AutoCloseable {
             case Conflict c -> write(ctx, 409, new Views.ErrorOut("conflict", c.getMessage()));
             case StoreUnavailableException s -> {
                 ctx.header("Retry-After", "1");
-                write(ctx, 503, new Views.ErrorOut("service_unavailable", "the database is unreachable; nothing was stored, retry later"));
+                write(ctx, 503, new Views.ErrorOut("service_unavailable", "the database is unreachable; retry later (retrying with the same Idempotency-Key or eventId is safe)"));
             }
             case io.javalin.http.HttpResponseException h ->
                     write(ctx, h.getStatus(), new Views.ErrorOut(h.getStatus() == 413 ? "payload_too_large" : "http_error", h.getMessage()));

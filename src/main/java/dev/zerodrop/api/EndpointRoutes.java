@@ -45,7 +45,7 @@ final class EndpointRoutes {
         });
         api.route(POST, base, this::create);
         api.route(GET, base + "/{endpoint_id}", ctx -> ApiServer.Reply.of(200, Views.EndpointOut.of(endpoint(s, ctx))));
-        api.route(PUT, base + "/{endpoint_id}", ctx -> update(ctx, false));
+        api.route(PUT, base + "/{endpoint_id}", this::put);
         api.route(PATCH, base + "/{endpoint_id}", ctx -> update(ctx, true));
         api.route(DELETE, base + "/{endpoint_id}", ctx -> {
             s.endpoints().delete(endpoint(s, ctx).id(), s.clock().instant());
@@ -108,12 +108,21 @@ final class EndpointRoutes {
         if (secret != null) secret = checkSecret(f, "secret", secret);
         if (headers != null) checkHeaders(f, "headers", headers);
         f.validate();
-        Endpoint e = s.endpoints().create(app.id(), d, secret == null ? Signer.newSecret() : secret, s.clock().instant());
-        if (headers != null && !headers.isEmpty()) {
-            s.endpoints().setHeaders(e.id(), headers, s.clock().instant());
-            e = s.endpoints().find(app.id(), e.id()).orElseThrow();
-        }
+        Endpoint e = s.endpoints().create(app.id(), d, secret == null ? Signer.newSecret() : secret,
+                headers == null ? Map.of() : headers, s.clock().instant());
         return ApiServer.Reply.of(201, Views.EndpointOut.of(e));
+    }
+
+    private ApiServer.Reply put(Context ctx) {
+        App app = ApplicationRoutes.app(s, ctx);
+        String ref = ctx.pathParam("endpoint_id");
+        if (s.endpoints().find(app.id(), ref).isPresent()) return update(ctx, false);
+        Fields f = new Fields(ApiServer.body(ctx));
+        EndpointData d = read(f, null);
+        f.validate();
+        if (d.uid() == null) d = new EndpointData(ref, d.url(), d.description(), d.filterTypes(), d.channels(), d.disabled(),
+                d.throttleRate(), d.metadata());
+        return ApiServer.Reply.of(201, Views.EndpointOut.of(s.endpoints().create(app.id(), d, Signer.newSecret(), s.clock().instant())));
     }
 
     private ApiServer.Reply update(Context ctx, boolean patch) {

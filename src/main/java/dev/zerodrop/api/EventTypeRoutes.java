@@ -65,6 +65,7 @@ final class EventTypeRoutes {
         String featureFlag = f.optionalString("featureFlag", 1, 256, Fields.ID_PATTERN);
         JsonNode schemas = f.raw("schemas");
         if (schemas != null && !schemas.isNull() && !schemas.isObject()) f.error("schemas", "must be an object");
+        else if (schemas != null && Json.write(schemas).contains("\\u0000")) f.error("schemas", "must not contain NUL characters");
         f.validate();
         Instant now = s.clock().instant();
         String schemasJson = schemas == null || schemas.isNull() ? null : Json.write(schemas);

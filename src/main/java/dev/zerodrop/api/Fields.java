@@ -59,7 +59,8 @@ final class Fields {
             return null;
         }
         String s = v.asText();
-        if (s.length() < minLen) error(name, minLen == 1 ? "must not be empty" : "must be at least " + minLen + " characters");
+        if (s.indexOf('\u0000') >= 0) error(name, "must not contain NUL characters");
+        else if (s.length() < minLen) error(name, minLen == 1 ? "must not be empty" : "must be at least " + minLen + " characters");
         else if (s.length() > maxLen) error(name, "must be at most " + maxLen + " characters");
         else if (pattern != null && !pattern.matcher(s).matches()) error(name, "must match " + pattern.pattern());
         return s;
@@ -130,6 +131,10 @@ final class Fields {
             var e = it.next();
             if (!e.getValue().isTextual()) {
                 error(name, "values must be strings ('" + e.getKey() + "' is not)");
+                return null;
+            }
+            if (e.getKey().indexOf('\u0000') >= 0 || e.getValue().asText().indexOf('\u0000') >= 0) {
+                error(name, "must not contain NUL characters");
                 return null;
             }
             out.put(e.getKey(), e.getValue().asText());

@@ -50,7 +50,7 @@ final class MessageRoutes {
         api.route(POST, msgs + "/{msg_id}/endpoint/{endpoint_id}/resend", ctx -> {
             var m = message(ctx);
             Endpoint e = EndpointRoutes.endpoint(s, ctx);
-            if (!s.deliveries().resend(m.appId(), m.id(), e.id(), e.disabled(), s.clock().instant())) {
+            if (!s.deliveries().resend(m.appId(), m.id(), e.id(), s.clock().instant())) {
                 throw ApiException.conflict("endpoint '" + e.id() + "' is disabled; enable it to resend");
             }
             s.wake().run();

@@ -64,6 +64,8 @@ public record Config(
         }
         if (connectTimeout.compareTo(requestTimeout) > 0) connectTimeout = requestTimeout;
         List<Duration> schedule = parse(v, Knob.RETRY_SCHEDULE, Durations::parseList);
+        Duration poll = parse(v, Knob.POLL_INTERVAL, Durations::parse);
+        if (poll.toMillis() < 10) throw new ConfigException(Knob.POLL_INTERVAL.env(), "must be at least 10ms");
         Optional<String> dbUrl = optional(v.get(Knob.DB_URL));
         if (dbUrl.isPresent() && !dbUrl.get().startsWith("jdbc:postgresql:")) {
             throw new ConfigException(Knob.DB_URL.env(), "must be a jdbc:postgresql: URL");
@@ -90,7 +92,7 @@ public record Config(
                 intIn(v, Knob.MAX_IN_FLIGHT, 1, 100_000),
                 intIn(v, Knob.ENDPOINT_MAX_IN_FLIGHT, 1, 100_000),
                 intIn(v, Knob.CLAIM_BATCH, 1, 10_000),
-                parse(v, Knob.POLL_INTERVAL, Durations::parse),
+                poll,
                 intIn(v, Knob.RESPONSE_CAP, 0, 10 * 1024 * 1024),
                 bool(v, Knob.SVIX_HEADERS),
                 bool(v, Knob.DISPATCH),

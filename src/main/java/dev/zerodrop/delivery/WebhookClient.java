@@ -108,7 +108,7 @@ public final class WebhookClient implements AutoCloseable {
         String text;
         try (InputStream in = listener.getInputStream()) {
             // Closing the stream before the end aborts the response: the rest is never read.
-            text = new String(in.readNBytes(responseCap), StandardCharsets.UTF_8);
+            text = storable(new String(in.readNBytes(responseCap), StandardCharsets.UTF_8));
         } catch (IOException e) {
             if (status >= 200 && status < 300) return new SendResult.Delivered(status, "", elapsed(start));
             return failure(e, status, "", start);
@@ -120,9 +120,14 @@ public final class WebhookClient implements AutoCloseable {
 
     private SendResult failure(Throwable cause, int status, String body, long start) {
         SendResult.ErrorClass cls = classify(cause);
-        String detail = cause == null ? "unknown error" : cause.getClass().getSimpleName() + ": " + cause.getMessage();
+        String detail = cause == null ? "unknown error" : storable(cause.getClass().getSimpleName() + ": " + cause.getMessage());
         if (cls == SendResult.ErrorClass.TIMEOUT) detail = "timed out after " + requestTimeout.toMillis() + "ms";
         return new SendResult.Failed(cls, status, body.isEmpty() ? detail : body, elapsed(start), null);
+    }
+
+    /** PostgreSQL text cannot hold NUL characters; a receiver's body may contain them. */
+    static String storable(String text) {
+        return text.indexOf('\u0000') < 0 ? text : text.replace('\u0000', '\uFFFD');
     }
 
     static SendResult.ErrorClass classify(Throwable t) {

@@ -8,6 +8,7 @@ import dev.zerodrop.store.DeliveryStore;
 import dev.zerodrop.store.DeliveryStore.AttemptRecord;
 import dev.zerodrop.store.DeliveryStore.Claimed;
 import dev.zerodrop.store.DeliveryStore.Completion;
+import dev.zerodrop.store.StoreUnavailableException;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
@@ -40,8 +41,19 @@ public final class Dispatcher implements AutoCloseable {
     private static final int COMPLETION_BATCH = 500;
 
     /** Settings of the dispatcher. */
-    public record Settings(Duration lease, int claimBatch, int maxInFlight, int endpointMaxInFlight,
-                           Duration pollInterval, Duration shutdownGrace, boolean svixHeaders) {}
+    public record Settings(Duration lease, Duration requestTimeout, int claimBatch, int maxInFlight, int endpointMaxInFlight,
+                           Duration pollInterval, Duration shutdownGrace, boolean svixHeaders) {
+
+        /**
+         * How long after its claim a request may still start: waiting for an endpoint slot or the rate
+         * limit must leave the whole request timeout, and a margin, inside the lease.
+         */
+        Duration startWindow() {
+            Duration slack = lease.minus(requestTimeout);
+            Duration margin = slack.dividedBy(2).compareTo(Duration.ofSeconds(5)) < 0 ? slack.dividedBy(2) : Duration.ofSeconds(5);
+            return slack.minus(margin);
+        }
+    }
 
     /** A test seam: runs after the HTTP call and before the outcome is queued (to force a stale worker). */
     public interface SendHook {
@@ -128,10 +140,11 @@ public final class Dispatcher implements AutoCloseable {
                 List<Claimed> claims = store.claim(now, want, settings.lease());
                 backoff = Duration.ofMillis(100);
                 if (!claims.isEmpty()) listener.claimed(claims.size());
+                long claimedAt = System.nanoTime();
                 for (Claimed c : claims) {
                     inFlight.acquireUninterruptibly();
                     active.put(c.id(), c);
-                    senders.execute(() -> send(c));
+                    senders.execute(() -> send(c, claimedAt));
                 }
                 if (claims.size() < want) await(settings.pollInterval());
             } catch (RuntimeException e) {
@@ -164,38 +177,45 @@ public final class Dispatcher implements AutoCloseable {
 
     // ---- sending --------------------------------------------------------------------------------
 
-    private void send(Claimed c) {
+    private void send(Claimed c, long claimedAtNanos) {
         Semaphore slot = endpointSlots.computeIfAbsent(c.endpointId(), k -> new Semaphore(settings.endpointMaxInFlight()));
+        long startBy = claimedAtNanos + settings.startWindow().toNanos();
         boolean slotTaken = false;
+        boolean leaveLeased = false;
         try {
-            // Never wait so long for a slot that the lease could run out before the request finishes.
-            long budget = settings.lease().toMillis() / 2;
-            slotTaken = slot.tryAcquire(budget, TimeUnit.MILLISECONDS);
+            slotTaken = slot.tryAcquire(Math.max(0, startBy - System.nanoTime()), TimeUnit.NANOSECONDS);
             if (!slotTaken) {
                 defer(c, clock.instant());
                 return;
             }
             if (c.throttleRate() != null && c.throttleRate() > 0) {
-                long waitMs = limiters.computeIfAbsent(c.endpointId(), k -> new RateLimiter())
-                        .reserve(c.throttleRate(), System.nanoTime()) / 1_000_000;
-                if (waitMs > budget) {
-                    defer(c, clock.instant().plusMillis(waitMs));
+                long now = System.nanoTime();
+                long waitNanos = limiters.computeIfAbsent(c.endpointId(), k -> new RateLimiter()).reserve(c.throttleRate(), now);
+                if (now + waitNanos > startBy) {
+                    defer(c, clock.instant().plusNanos(waitNanos));
                     return;
                 }
-                if (waitMs > 0) Thread.sleep(waitMs);
+                if (waitNanos > 0) Thread.sleep(Duration.ofNanos(waitNanos));
             }
             Instant started = clock.instant();
             SendResult result = client.post(c.url(), headers(c, started), c.payload());
+            if (Thread.currentThread().isInterrupted()) {
+                // Shutting down past the grace period: the request was aborted; close() releases the lease.
+                leaveLeased = true;
+                return;
+            }
             hook.afterSend(c);
+            active.remove(c.id());
             completions.add(completion(c, result, started));
         } catch (InterruptedException e) {
+            leaveLeased = true;
             Thread.currentThread().interrupt();
         } catch (RuntimeException e) {
             // A bug, not a receiver failure: leave the lease to expire so the rescuer records it.
             log.error("unexpected error sending delivery {}", c.id(), e);
         } finally {
             if (slotTaken) slot.release();
-            active.remove(c.id());
+            if (!leaveLeased) active.remove(c.id());
             inFlight.release();
         }
     }
@@ -269,28 +289,57 @@ public final class Dispatcher implements AutoCloseable {
                     batch.add(first);
                     completions.drainTo(batch, COMPLETION_BATCH - 1);
                 }
-                Set<Long> superseded = store.complete(batch, clock.instant());
-                listener.completed(batch.size() - superseded.size(), superseded.size());
-                for (Completion x : batch) {
-                    if (superseded.contains(x.deliveryId())) {
-                        log.warn("superseded outcome of delivery {} attempt {} ignored: its lease (token {}) was taken over",
-                                x.deliveryId(), x.attempt().attemptNo(), x.leaseToken());
-                    } else if (x.nextAttemptAt() != null) {
-                        wakeAt(x.nextAttemptAt());
-                    }
-                }
+                record(batch);
                 batch.clear();
                 backoff = Duration.ofMillis(100);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 return;
-            } catch (RuntimeException e) {
+            } catch (StoreUnavailableException e) {
                 // Keep the batch: the outcomes are retried until the database takes them. If their
                 // leases are rescued meanwhile, the fence turns them into superseded no-ops.
                 listener.loopError("complete", e);
-                log.warn("recording {} outcomes failed, retrying in {}ms: {}", batch.size(), backoff.toMillis(), e.getMessage());
+                log.warn("recording {} outcomes failed, retrying in {}ms: database unavailable", batch.size(), backoff.toMillis());
                 sleep(backoff);
                 backoff = min(backoff.multipliedBy(2), Duration.ofSeconds(5));
+            } catch (RuntimeException e) {
+                // Not an outage: one outcome may be unstorable. Record them one by one so that it
+                // cannot hold the others back.
+                listener.loopError("complete", e);
+                log.error("recording a batch of {} outcomes failed ({}); recording them one by one", batch.size(), e.getMessage());
+                for (Completion x : batch) recordAlone(x);
+                batch.clear();
+            }
+        }
+    }
+
+    private void record(List<Completion> batch) {
+        Set<Long> superseded = store.complete(batch, clock.instant());
+        listener.completed(batch.size() - superseded.size(), superseded.size());
+        for (Completion x : batch) {
+            if (superseded.contains(x.deliveryId())) {
+                log.warn("superseded outcome of delivery {} attempt {} ignored: its lease (token {}) was taken over",
+                        x.deliveryId(), x.attempt().attemptNo(), x.leaseToken());
+            } else if (x.nextAttemptAt() != null) {
+                wakeAt(x.nextAttemptAt());
+            }
+        }
+    }
+
+    /** Records one outcome; if even that fails, retries once without the receiver's response text. */
+    private void recordAlone(Completion x) {
+        try {
+            record(List.of(x));
+        } catch (RuntimeException first) {
+            var a = x.attempt();
+            var bare = new AttemptRecord(a.id(), a.deliveryId(), a.msgId(), a.endpointId(), a.appId(), a.attemptNo(), a.triggerType(),
+                    a.status(), a.errorClass(), a.responseStatus(), "(response not storable)", a.durationMs(), a.url(), a.createdAt());
+            try {
+                record(List.of(new Completion(x.deliveryId(), x.leaseToken(), x.newState(), x.nextAttemptAt(), x.disableEndpoint(), bare,
+                        x.refundBudget())));
+            } catch (RuntimeException second) {
+                log.error("could not record the outcome of delivery {} ({}); its lease will expire and be rescued",
+                        x.deliveryId(), second.getMessage());
             }
         }
     }
@@ -342,9 +391,15 @@ public final class Dispatcher implements AutoCloseable {
         wake();
         join(claimThread, Duration.ofSeconds(10));
         long deadline = System.nanoTime() + settings.shutdownGrace().toNanos();
+        boolean drained = false;
         try {
-            while (!inFlight.tryAcquire(settings.maxInFlight(), 50, TimeUnit.MILLISECONDS)) {
+            while (!(drained = inFlight.tryAcquire(settings.maxInFlight(), 50, TimeUnit.MILLISECONDS))) {
                 if (System.nanoTime() > deadline) break;
+            }
+            if (!drained) {
+                // Abort the requests still running, so that nothing is sent after its lease is released.
+                senders.shutdownNow();
+                senders.awaitTermination(5, TimeUnit.SECONDS);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

@@ -93,12 +93,6 @@ public final class DeliveryStore {
     }
 
     private Set<Long> completeIn(Connection c, List<Completion> completions, Instant now) throws SQLException {
-        for (Completion x : completions) {
-            if (x.disableEndpoint()) {
-                int n = Jdbc.update(c, "UPDATE endpoint SET disabled = true, updated_at = ? WHERE id = ? AND NOT disabled", now, x.attempt().endpointId());
-                if (n > 0) EndpointStore.hold(c, x.attempt().endpointId(), now);
-            }
-        }
         int size = completions.size();
         Long[] ids = new Long[size];
         Long[] tokens = new Long[size];
@@ -145,6 +139,13 @@ public final class DeliveryStore {
             else superseded.add(x.deliveryId());
         }
         insertAttempts(c, rows);
+        // Only an outcome that won its fence may disable an endpoint (410 Gone): a stale one changes nothing.
+        for (Completion x : completions) {
+            if (x.disableEndpoint() && won.contains(x.deliveryId())) {
+                int n = Jdbc.update(c, "UPDATE endpoint SET disabled = true, updated_at = ? WHERE id = ? AND NOT disabled", now, x.attempt().endpointId());
+                if (n > 0) EndpointStore.hold(c, x.attempt().endpointId(), now);
+            }
+        }
         return superseded;
     }
 
@@ -207,33 +208,29 @@ public final class DeliveryStore {
      * never had one. The retry budget restarts. Returns false when the delivery is held (endpoint
      * disabled); a delivery already in flight is left alone.
      */
-    public boolean resend(String appId, String msgId, String endpointId, boolean endpointDisabled, Instant now) {
-        if (endpointDisabled) return false;
-        jdbc.update("""
+    public boolean resend(String appId, String msgId, String endpointId, Instant now) {
+        int n = jdbc.update("""
                 INSERT INTO delivery (msg_id, endpoint_id, app_id, state, manual, next_attempt_at, created_at, updated_at)
-                VALUES (?, ?, ?, 'pending', true, ?, ?, ?)
+                SELECT ?, e.id, ?, 'pending', true, ?, ?, ? FROM endpoint e WHERE e.id = ? AND NOT e.disabled
                 ON CONFLICT (msg_id, endpoint_id) DO UPDATE
                    SET state = 'pending', manual = true, budget_base = delivery.attempts, next_attempt_at = EXCLUDED.next_attempt_at,
                        reason = NULL, updated_at = EXCLUDED.updated_at
                  WHERE delivery.state IN ('delivered', 'dead', 'pending', 'discarded')""",
-                msgId, endpointId, appId, now, now, now);
-        return true;
+                msgId, appId, now, now, now, endpointId);
+        if (n > 0) return true;
+        // Nothing changed: either the delivery is in flight already (fine), or the endpoint is disabled.
+        return jdbc.queryOne("SELECT disabled FROM endpoint WHERE id = ?", rs -> !rs.getBoolean(1), endpointId).orElse(false);
     }
 
     /** Puts the endpoint's dead deliveries of messages created in [since, until) back to pending. */
     public int recover(String endpointId, Instant since, Instant until, Instant now) {
         return jdbc.update("""
-                UPDATE delivery d SET state = 'pending', manual = true, budget_base = d.attempts, next_attempt_at = ?, updated_at = ?
-                  FROM message m
-                 WHERE m.id = d.msg_id AND d.endpoint_id = ? AND d.state = 'dead'
+                UPDATE delivery d SET state = CASE WHEN e.disabled THEN 'held' ELSE 'pending' END, manual = true,
+                       budget_base = d.attempts, next_attempt_at = CASE WHEN e.disabled THEN NULL ELSE ?::timestamptz END, updated_at = ?
+                  FROM message m, endpoint e
+                 WHERE m.id = d.msg_id AND e.id = d.endpoint_id AND d.endpoint_id = ? AND d.state = 'dead'
                    AND m.created_at >= ? AND (?::timestamptz IS NULL OR m.created_at < ?)""",
                 now, now, endpointId, since, until, until);
-    }
-
-    /** The earliest due time of pending work, so an idle dispatcher knows when to look again. */
-    public Instant nextDue() {
-        return jdbc.queryOne("SELECT min(next_attempt_at) AS t FROM delivery WHERE state = 'pending'",
-                rs -> Jdbc.instant(rs, "t")).orElse(null);
     }
 
     static Claimed mapClaimed(ResultSet rs) throws SQLException {

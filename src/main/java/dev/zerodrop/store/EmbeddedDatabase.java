@@ -67,7 +67,7 @@ public final class EmbeddedDatabase implements AutoCloseable {
         Optional<ProcessHandle> handle = ProcessHandle.of(pid);
         if (handle.isEmpty() || !handle.get().isAlive()) return;
         String command = handle.get().info().command().orElse("");
-        if (!command.endsWith("postgres")) {
+        if (!command.isEmpty() && !command.endsWith("postgres")) {
             // The pid was reused by another program: the lock file is stale.
             log.warn("postmaster.pid names pid {} which is not PostgreSQL ({}); removing the stale lock file", pid, command);
             Files.deleteIfExists(pidFile);

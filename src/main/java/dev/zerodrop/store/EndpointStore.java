@@ -48,14 +48,19 @@ public final class EndpointStore {
     }
 
     public Endpoint create(String appId, EndpointData d, String secret, Instant now) {
+        return create(appId, d, secret, Map.of(), now);
+    }
+
+    /** Creates an endpoint with its custom headers in the same statement, so no delivery can miss them. */
+    public Endpoint create(String appId, EndpointData d, String secret, Map<String, String> headers, Instant now) {
         String id = Ids.endpoint();
         try {
             jdbc.update("""
                     INSERT INTO endpoint (id, app_id, uid, url, description, filter_types, channels, disabled, throttle_rate,
                                           metadata, headers, secret, created_at, updated_at)
-                    VALUES (?,?,?,?,?,?,?,?,?,?,'{}',?,?,?)""",
+                    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
                     id, appId, d.uid(), d.url(), d.description(), array(d.filterTypes()), array(d.channels()), d.disabled(),
-                    d.throttleRate(), new Jdbc.Json(Json.write(d.metadata())), secret, now, now);
+                    d.throttleRate(), new Jdbc.Json(Json.write(d.metadata())), new Jdbc.Json(Json.write(headers)), secret, now, now);
         } catch (Jdbc.UniqueViolation e) {
             throw new Conflict("An endpoint with uid '" + d.uid() + "' already exists in this application");
         }
@@ -92,12 +97,6 @@ public final class EndpointStore {
         } catch (Jdbc.UniqueViolation e) {
             throw new Conflict("An endpoint with uid '" + d.uid() + "' already exists in this application");
         }
-    }
-
-    /** Disables an endpoint (for example after 410 Gone) and holds its pending deliveries. */
-    public void disable(Connection c, String endpointId, Instant now) throws SQLException {
-        int n = Jdbc.update(c, "UPDATE endpoint SET disabled = true, updated_at = ? WHERE id = ? AND NOT disabled", now, endpointId);
-        if (n > 0) hold(c, endpointId, now);
     }
 
     static int hold(Connection c, String endpointId, Instant now) throws SQLException {

@@ -137,9 +137,22 @@ public final class Jdbc {
 
     /** Connection-class failures (SQLSTATE 08xxx, 57P0x) are outages; everything else is a bug or a conflict. */
     public static RuntimeException translate(SQLException e) {
-        if (isOutage(e)) return new StoreUnavailableException("database unavailable: " + e.getMessage(), e);
-        if ("23505".equals(e.getSQLState())) return new UniqueViolation(e);
-        return new StoreException(e.getMessage(), e);
+        if (isOutage(e)) return new StoreUnavailableException("database unavailable: " + describe(e), e);
+        if ("23505".equals(e.getSQLState()) || (e.getNextException() != null && "23505".equals(e.getNextException().getSQLState()))) {
+            return new UniqueViolation(e);
+        }
+        return new StoreException(describe(e), e);
+    }
+
+    /**
+     * A loggable description of a database error. A batch error's own message embeds the statement
+     * with its parameter values (payloads, response bodies), so the server's error is used instead.
+     */
+    static String describe(SQLException e) {
+        SQLException base = e instanceof java.sql.BatchUpdateException && e.getNextException() != null ? e.getNextException() : e;
+        String msg = base.getMessage() == null ? "" : base.getMessage().lines().findFirst().orElse("");
+        if (msg.length() > 200) msg = msg.substring(0, 200) + "...";
+        return "SQLState " + base.getSQLState() + ": " + msg;
     }
 
     static boolean isOutage(SQLException e) {

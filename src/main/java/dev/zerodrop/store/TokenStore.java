@@ -33,10 +33,17 @@ public final class TokenStore {
         return jdbc.queryOne("SELECT 1 FROM api_token LIMIT 1", rs -> 1).isPresent();
     }
 
-    /** Stores the hash of {@code token} under {@code name} unless a token with that value exists. */
+    /**
+     * Makes {@code token} the one token named {@code name}: it is stored (as a hash) and any earlier
+     * token of that name stops working, so changing ZERODROP_ADMIN_TOKEN revokes the old value.
+     */
     public void ensure(String name, String token, Instant now) {
-        jdbc.update("INSERT INTO api_token (id, token_hash, name, created_at) VALUES (?,?,?,?) ON CONFLICT (token_hash) DO NOTHING",
-                Ids.token(), hash(token), name, now);
+        String h = hash(token);
+        jdbc.tx(c -> {
+            Jdbc.update(c, "DELETE FROM api_token WHERE name = ? AND token_hash <> ?", name, h);
+            return Jdbc.update(c, "INSERT INTO api_token (id, token_hash, name, created_at) VALUES (?,?,?,?) ON CONFLICT (token_hash) DO NOTHING",
+                    Ids.token(), h, name, now);
+        });
     }
 
     /**

@@ -59,6 +59,35 @@ class ApiTest {
     }
 
     @Test
+    void duplicateKeysAndNulCharactersAreRefusedNotStored() {
+        assertClientError(zd.call("POST", "/api/v1/app/" + app + "/msg",
+                "{\"eventType\":\"x\",\"payload\":{\"a\":1},\"payload\":{\"a\":2}}"), 400, "payload");
+        assertClientError(zd.call("POST", "/api/v1/app", "{\"name\":\"n\",\"metadata\":{\"k\":\"a\\u0000b\"}}"), 422, "metadata");
+        assertClientError(zd.call("POST", "/api/v1/app", "{\"name\":\"a\\u0000b\"}"), 422, "name");
+        // A NUL inside a payload is valid JSON and is stored and signed as sent.
+        assertThat(zd.call("POST", "/api/v1/app/" + app + "/msg", "{\"eventType\":\"x\",\"payload\":{\"a\":\"\\u0000\"}}").status()).isEqualTo(202);
+    }
+
+    @Test
+    void changingTheAdminTokenRevokesThePreviousOne() throws Exception {
+        Map<Knob, String> knobs = TestServer.defaults(db.url());
+        knobs.put(Knob.DISPATCH, "false");
+        knobs.put(Knob.ADMIN_TOKEN, "a-rotated-admin-token-0001");
+        HttpClient http = HttpClient.newHttpClient();
+        try (TestServer other = TestServer.start(knobs, TestServer.quiet(Server.Options.defaults()))) {
+            for (var token : Map.of("a-rotated-admin-token-0001", 200, TestServer.TOKEN, 401).entrySet()) {
+                var r = http.send(HttpRequest.newBuilder(URI.create(other.base() + "/api/v1/app"))
+                        .header("Authorization", "Bearer " + token.getKey()).build(), HttpResponse.BodyHandlers.ofString());
+                assertThat(r.statusCode()).as(token.getKey()).isEqualTo(token.getValue());
+            }
+        }
+        // Restore the suite's token for the other tests (their cached token expires in a minute anyway).
+        try (TestServer restore = TestServer.start(TestServer.defaults(db.url()), TestServer.quiet(Server.Options.defaults()))) {
+            assertThat(restore.call("GET", "/api/v1/app", null).status()).isEqualTo(200);
+        }
+    }
+
+    @Test
     void aMissingEventTypeOrPayloadNamesTheField() {
         var r = zd.call("POST", "/api/v1/app/" + app + "/msg", Map.of("payload", Map.of()));
         assertClientError(r, 422, "eventType");
@@ -144,6 +173,8 @@ class ApiTest {
         assertThat(copies).isEqualTo(1);
         var otherPath = zd.call("POST", "/api/v1/app", Map.of("name", "z"), key);
         assertThat(otherPath.status()).isEqualTo(422);
+        var otherBody = zd.call("POST", "/api/v1/app/" + app + "/msg", Map.of("eventType", "x", "payload", Map.of("order", 8)), key);
+        assertClientError(otherBody, 422, "Idempotency-Key");
     }
 
     @Test

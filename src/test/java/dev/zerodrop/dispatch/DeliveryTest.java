@@ -112,6 +112,7 @@ class DeliveryTest {
             if (body.contains("\"hang\"") && previous < 1) return new Receiver.Behaviour.Hang();
             if (body.contains("\"reset\"") && previous < 1) return new Receiver.Behaviour.Reset();
             if (body.contains("\"drop\"") && previous < 1) return new Receiver.Behaviour.Drop();
+            if (body.contains("\"nul\"") && previous < 1) return new Receiver.Behaviour.Respond(500, "oops\u0000", Map.of());
             if (body.contains("\"redirect\"") && previous < 1) {
                 return new Receiver.Behaviour.Respond(302, "", Map.of("Location", "http://127.0.0.1:1/elsewhere"));
             }
@@ -120,7 +121,7 @@ class DeliveryTest {
             String app = zd.createApp("flaky");
             zd.createEndpoint(app, Map.of("url", r.url("/hook")));
             Map<String, String> msgByMode = new java.util.LinkedHashMap<>();
-            for (String mode : List.of("fail", "hang", "reset", "drop", "redirect", "fine")) {
+            for (String mode : List.of("fail", "hang", "reset", "drop", "redirect", "nul", "fine")) {
                 JsonNode m = zd.post("/api/v1/app/" + app + "/msg", Map.of("eventType", "x", "payload", Map.of("mode", mode)));
                 msgByMode.put(mode, m.get("id").asText());
             }
@@ -133,6 +134,7 @@ class DeliveryTest {
                     "reset", List.of("reset", "success"),
                     "drop", List.of("reset", "success"),
                     "redirect", List.of("http", "success"),
+                    "nul", List.of("http", "success"),
                     "fine", List.of("success"));
             for (var e : msgByMode.entrySet()) {
                 JsonNode data = zd.get("/api/v1/app/" + app + "/attempt/msg/" + e.getValue() + "?order=ascending").get("data");
@@ -216,6 +218,25 @@ class DeliveryTest {
             assertThat(ids).containsExactly(msg);
             JsonNode attempts = zd.get("/api/v1/app/" + app + "/attempt/msg/" + msg).get("data");
             assertThat(StreamSupport.stream(attempts.spliterator(), false).filter(x -> x.get("triggerType").asInt() == 1).count()).isEqualTo(2);
+        }
+    }
+
+    @Test
+    void recoverToADisabledEndpointHoldsInsteadOfSending() throws Exception {
+        try (Receiver r = new Receiver((req, previous) -> Receiver.status(500))) {
+            String app = zd.createApp("recover-disabled");
+            var ep = zd.createEndpoint(app, Map.of("url", r.url("/hook")));
+            String msg = zd.post("/api/v1/app/" + app + "/msg", Map.of("eventType", "x", "payload", Map.of())).get("id").asText();
+            await().atMost(Duration.ofSeconds(20)).until(() -> stateOf(app, msg).equals("dead"));
+            int before = r.requests().size();
+            zd.call("PATCH", "/api/v1/app/" + app + "/endpoint/" + ep.id(), Map.of("disabled", true));
+            zd.call("POST", "/api/v1/app/" + app + "/endpoint/" + ep.id() + "/recover", Map.of("since", "2000-01-01T00:00:00Z"));
+            assertThat(stateOf(app, msg)).isEqualTo("held");
+            assertThat(zd.call("POST", "/api/v1/app/" + app + "/msg/" + msg + "/endpoint/" + ep.id() + "/resend", null).status()).isEqualTo(409);
+            r.script((req, previous) -> Receiver.ok());
+            zd.call("PATCH", "/api/v1/app/" + app + "/endpoint/" + ep.id(), Map.of("disabled", false));
+            await().atMost(Duration.ofSeconds(10)).until(() -> stateOf(app, msg).equals("delivered"));
+            assertThat(r.requests()).hasSize(before + 1);
         }
     }
 

@@ -119,6 +119,11 @@ class LeaseFencingTest {
                 assertThat(store.complete(List.of(current), now)).isEmpty();
                 // A second write with the winning token is a no-op too: the delivery is no longer leased.
                 assertThat(store.complete(List.of(current), now)).containsExactly(c2.id());
+                // A stale 410 must not disable the endpoint either.
+                var stale410 = new DeliveryStore.Completion(c1.id(), c1.leaseToken(), "held", null, true,
+                        attempt(c1.id(), c1.msgId(), c1.endpointId(), c1.appId(), 3, "http", now));
+                assertThat(store.complete(List.of(stale410), now)).containsExactly(c1.id());
+                assertThat(zd.get("/api/v1/app/" + app + "/endpoint/" + c1.endpointId()).get("disabled").asBoolean()).isFalse();
             }
         }
     }
