@@ -1,6 +1,5 @@
 package dev.zerodrop.store;
 
-import com.fasterxml.jackson.core.type.TypeReference;
 import dev.zerodrop.core.Json;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -27,10 +26,7 @@ public final class DeliveryStore {
                           String secret, List<EndpointStore.OldSecret> oldSecrets, Integer throttleRate) {
 
         public List<String> signingSecrets(Instant now) {
-            List<String> out = new ArrayList<>();
-            out.add(secret);
-            for (var s : oldSecrets) if (s.expiresAt() > now.toEpochMilli()) out.add(s.key());
-            return out;
+            return EndpointStore.signingSecrets(secret, oldSecrets, now);
         }
     }
 
@@ -55,7 +51,6 @@ public final class DeliveryStore {
     public record Expired(long id, long leaseToken, int attempts, int budgetBase, boolean manual,
                           String msgId, String endpointId, String appId, String url) {}
 
-    private static final TypeReference<List<EndpointStore.OldSecret>> OLD_SECRETS = new TypeReference<>() {};
 
     private static final String CLAIM = """
             WITH c AS (
@@ -234,12 +229,7 @@ public final class DeliveryStore {
     }
 
     static Claimed mapClaimed(ResultSet rs) throws SQLException {
-        List<EndpointStore.OldSecret> old;
-        try {
-            old = Json.MAPPER.readValue(rs.getString("old_secrets"), OLD_SECRETS);
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new SQLException("bad old_secrets", e);
-        }
+        List<EndpointStore.OldSecret> old = EndpointStore.oldSecrets(rs.getString("old_secrets"));
         byte[] payload = rs.getBytes("payload");
         return new Claimed(rs.getLong("id"), rs.getLong("lease_token"), rs.getInt("attempts"), rs.getInt("budget_base"),
                 rs.getBoolean("manual"), rs.getString("msg_id"), rs.getString("app_id"), rs.getString("endpoint_id"),

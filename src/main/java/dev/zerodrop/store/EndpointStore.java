@@ -23,10 +23,22 @@ public final class EndpointStore {
 
         /** The secrets that sign a delivery now: the current one first, then those still in their grace period. */
         public List<String> signingSecrets(Instant now) {
-            List<String> out = new ArrayList<>();
-            out.add(secret);
-            for (OldSecret s : oldSecrets) if (s.expiresAt() > now.toEpochMilli()) out.add(s.key());
-            return out;
+            return EndpointStore.signingSecrets(secret, oldSecrets, now);
+        }
+    }
+
+    static List<String> signingSecrets(String secret, List<OldSecret> oldSecrets, Instant now) {
+        List<String> out = new ArrayList<>();
+        out.add(secret);
+        for (OldSecret s : oldSecrets) if (s.expiresAt() > now.toEpochMilli()) out.add(s.key());
+        return out;
+    }
+
+    static List<OldSecret> oldSecrets(String json) throws SQLException {
+        try {
+            return Json.MAPPER.readValue(json, OLD_SECRETS);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new SQLException("bad old_secrets", e);
         }
     }
 
@@ -140,12 +152,7 @@ public final class EndpointStore {
     }
 
     static Endpoint map(ResultSet rs) throws SQLException {
-        List<OldSecret> old;
-        try {
-            old = Json.MAPPER.readValue(rs.getString("old_secrets"), OLD_SECRETS);
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new SQLException("bad old_secrets", e);
-        }
+        List<OldSecret> old = oldSecrets(rs.getString("old_secrets"));
         return new Endpoint(rs.getString("id"), rs.getString("app_id"), rs.getString("uid"), rs.getString("url"),
                 rs.getString("description"), Jdbc.textArray(rs, "filter_types"), Jdbc.textArray(rs, "channels"),
                 rs.getBoolean("disabled"), (Integer) rs.getObject("throttle_rate"), Json.stringMap(rs.getString("metadata")),
