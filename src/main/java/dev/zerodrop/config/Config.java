@@ -57,22 +57,22 @@ public record Config(
         Duration requestTimeout = parse(v, Knob.REQUEST_TIMEOUT, Durations::parse);
         Duration lease = parse(v, Knob.LEASE, Durations::parse);
         Duration connectTimeout = parse(v, Knob.CONNECT_TIMEOUT, Durations::parse);
-        if (requestTimeout.toMillis() < 1) throw new ConfigException(Knob.REQUEST_TIMEOUT.env(), "must be at least 1ms");
+        if (requestTimeout.toMillis() < 1) throw new ConfigException(Knob.REQUEST_TIMEOUT, "must be at least 1ms");
         if (lease.compareTo(requestTimeout) <= 0) {
-            throw new ConfigException(Knob.LEASE.env(), "must exceed ZERODROP_REQUEST_TIMEOUT (" + Durations.format(lease)
+            throw new ConfigException(Knob.LEASE, "must exceed ZERODROP_REQUEST_TIMEOUT (" + Durations.format(lease)
                     + " <= " + Durations.format(requestTimeout) + ")");
         }
         if (connectTimeout.compareTo(requestTimeout) > 0) connectTimeout = requestTimeout;
         List<Duration> schedule = parse(v, Knob.RETRY_SCHEDULE, Durations::parseList);
         Duration poll = parse(v, Knob.POLL_INTERVAL, Durations::parse);
-        if (poll.toMillis() < 10) throw new ConfigException(Knob.POLL_INTERVAL.env(), "must be at least 10ms");
+        if (poll.toMillis() < 10) throw new ConfigException(Knob.POLL_INTERVAL, "must be at least 10ms");
         Optional<String> dbUrl = optional(v.get(Knob.DB_URL));
         if (dbUrl.isPresent() && !dbUrl.get().startsWith("jdbc:postgresql:")) {
-            throw new ConfigException(Knob.DB_URL.env(), "must be a jdbc:postgresql: URL");
+            throw new ConfigException(Knob.DB_URL, "must be a jdbc:postgresql: URL");
         }
         Optional<String> adminToken = optional(v.get(Knob.ADMIN_TOKEN));
         if (adminToken.isPresent() && adminToken.get().length() < 16) {
-            throw new ConfigException(Knob.ADMIN_TOKEN.env(), "must be at least 16 characters");
+            throw new ConfigException(Knob.ADMIN_TOKEN, "must be at least 16 characters");
         }
         return new Config(
                 intIn(v, Knob.PORT, 0, 65535),
@@ -104,7 +104,7 @@ public record Config(
         try {
             return parser.apply(v.get(k));
         } catch (IllegalArgumentException e) {
-            throw new ConfigException(k.env(), e.getMessage());
+            throw new ConfigException(k, e.getMessage());
         }
     }
 
@@ -113,9 +113,9 @@ public record Config(
         try {
             n = Integer.parseInt(v.get(k));
         } catch (NumberFormatException e) {
-            throw new ConfigException(k.env(), "'" + v.get(k) + "' is not a whole number");
+            throw new ConfigException(k, "'" + v.get(k) + "' is not a whole number");
         }
-        if (n < min || n > max) throw new ConfigException(k.env(), n + " is out of range " + min + ".." + max);
+        if (n < min || n > max) throw new ConfigException(k, n + " is out of range " + min + ".." + max);
         return n;
     }
 
@@ -123,7 +123,7 @@ public record Config(
         return switch (v.get(k).toLowerCase()) {
             case "true", "1", "yes", "on" -> true;
             case "false", "0", "no", "off" -> false;
-            default -> throw new ConfigException(k.env(), "'" + v.get(k) + "' is not true or false");
+            default -> throw new ConfigException(k, "'" + v.get(k) + "' is not true or false");
         };
     }
 

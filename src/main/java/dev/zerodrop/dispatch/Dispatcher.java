@@ -121,7 +121,10 @@ public final class Dispatcher implements AutoCloseable {
     }
 
     private void wakeAt(Instant at) {
-        nextWakeMillis.accumulateAndGet(at.toEpochMilli(), Math::min);
+        long millis = at.toEpochMilli();
+        long before = nextWakeMillis.getAndAccumulate(millis, Math::min);
+        // A sooner wake-up than the claim loop is waiting for: let it recompute its deadline.
+        if (millis < before) wake();
     }
 
     // ---- claiming -------------------------------------------------------------------------------
