@@ -53,13 +53,15 @@ public final class DeliveryStore {
 
 
     private static final String CLAIM = """
-            WITH c AS (
+            WITH due AS MATERIALIZED (
+                SELECT id FROM delivery
+                 WHERE state = 'pending' AND next_attempt_at <= ?
+                 ORDER BY next_attempt_at
+                 LIMIT ? FOR UPDATE SKIP LOCKED),
+            c AS (
                 UPDATE delivery d
                    SET state = 'sending', lease_token = d.lease_token + 1, lease_expires_at = ?, updated_at = ?
-                 WHERE d.id IN (SELECT id FROM delivery
-                                 WHERE state = 'pending' AND next_attempt_at <= ?
-                                 ORDER BY next_attempt_at
-                                 LIMIT ? FOR UPDATE SKIP LOCKED)
+                  FROM due WHERE d.id = due.id
                 RETURNING d.id, d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.budget_base, d.manual, d.lease_token)
             SELECT c.id, c.msg_id, c.endpoint_id, c.app_id, c.attempts, c.budget_base, c.manual, c.lease_token,
                    m.payload, m.created_at AS msg_created_at, m.event_type,
@@ -74,7 +76,8 @@ public final class DeliveryStore {
 
     /** Leases up to {@code limit} due deliveries to the caller, each with a fresh fencing token. */
     public List<Claimed> claim(Instant now, int limit, Duration lease) {
-        return jdbc.run(c -> Jdbc.query(c, CLAIM, DeliveryStore::mapClaimed, now.plus(lease), now, now, limit));
+        // The locked selection is materialised once, so the update can never touch more than {@code limit} rows.
+        return jdbc.run(c -> Jdbc.query(c, CLAIM, DeliveryStore::mapClaimed, now, limit, now.plus(lease), now));
     }
 
     /**
