@@ -181,6 +181,7 @@ final class EndpointRoutes {
             if (!name.matches("[!#$%&'*+\\-.^_`|~0-9A-Za-z]+")) f.error(field, "'" + name + "' is not a valid header name");
             else if (RESERVED_HEADERS.contains(name.toLowerCase(Locale.ROOT))) f.error(field, "'" + name + "' is set by ZeroDrop and cannot be overridden");
             else if (e.getValue().contains("\n") || e.getValue().contains("\r")) f.error(field, "the value of '" + name + "' contains a line break");
+            else if (e.getValue().indexOf('\u0000') >= 0) f.error(field, "the value of '" + name + "' contains a NUL character");
         }
     }
 

@@ -1,4 +1,4 @@
-package dev.zerodrop.testing;
+package dev.zerodrop.chaos;
 
 import java.io.BufferedInputStream;
 import java.io.ByteArrayOutputStream;
@@ -21,8 +21,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A real HTTP/1.1 receiver on 127.0.0.1, written on raw sockets so that it can misbehave the way real
- * receivers do: hang, drop the connection, reset it. It records every request with its headers and
- * exact body bytes.
+ * receivers do: hang, drop or reset the connection, answer slowly or with a huge body. It records
+ * every request with its headers and exact body bytes. Used by the test suite and by {@code chaos}.
  */
 public final class Receiver implements AutoCloseable {
     /** What to do with one request. */
@@ -37,6 +37,12 @@ public final class Receiver implements AutoCloseable {
 
         /** Reset the connection (RST) without sending a response. */
         record Reset() implements Behaviour {}
+
+        /** Wait, then behave as {@code then}. */
+        record Slow(java.time.Duration delay, Behaviour then) implements Behaviour {}
+
+        /** Answer {@code status} with a body of {@code bytes} bytes, streamed. */
+        record Huge(int status, long bytes) implements Behaviour {}
     }
 
     public static Behaviour ok() {
@@ -118,29 +124,7 @@ public final class Receiver implements AutoCloseable {
                 String id = req.headers().getOrDefault("webhook-id", "");
                 int previous = perId.computeIfAbsent(id, k -> new AtomicInteger()).getAndIncrement();
                 requests.add(req);
-                switch (script.decide(req, previous)) {
-                    case Behaviour.Respond r -> {
-                        byte[] body = r.body().getBytes(StandardCharsets.UTF_8);
-                        StringBuilder head = new StringBuilder("HTTP/1.1 " + r.status() + " X\r\n");
-                        head.append("Content-Length: ").append(body.length).append("\r\n");
-                        r.headers().forEach((k, v) -> head.append(k).append(": ").append(v).append("\r\n"));
-                        head.append("\r\n");
-                        out.write(head.toString().getBytes(StandardCharsets.ISO_8859_1));
-                        out.write(body);
-                        out.flush();
-                    }
-                    case Behaviour.Hang h -> {
-                        closing.await(300, TimeUnit.SECONDS);
-                        return;
-                    }
-                    case Behaviour.Drop d -> {
-                        return;
-                    }
-                    case Behaviour.Reset r -> {
-                        socket.setSoLinger(true, 0);
-                        return;
-                    }
-                }
+                if (!respond(script.decide(req, previous), socket, out)) return;
             }
         } catch (IOException e) {
             // the client went away
@@ -148,6 +132,49 @@ public final class Receiver implements AutoCloseable {
             Thread.currentThread().interrupt();
         } finally {
             sockets.remove(socket);
+        }
+    }
+
+    /** Carries out one behaviour; returns false when the connection must end. */
+    private boolean respond(Behaviour behaviour, Socket socket, OutputStream out) throws IOException, InterruptedException {
+        switch (behaviour) {
+            case Behaviour.Respond r -> {
+                byte[] body = r.body().getBytes(StandardCharsets.UTF_8);
+                StringBuilder head = new StringBuilder("HTTP/1.1 " + r.status() + " X\r\n");
+                head.append("Content-Length: ").append(body.length).append("\r\n");
+                r.headers().forEach((k, v) -> head.append(k).append(": ").append(v).append("\r\n"));
+                head.append("\r\n");
+                out.write(head.toString().getBytes(StandardCharsets.ISO_8859_1));
+                out.write(body);
+                out.flush();
+                return true;
+            }
+            case Behaviour.Hang h -> {
+                closing.await(300, TimeUnit.SECONDS);
+                return false;
+            }
+            case Behaviour.Drop d -> {
+                return false;
+            }
+            case Behaviour.Reset r -> {
+                socket.setSoLinger(true, 0);
+                return false;
+            }
+            case Behaviour.Slow slow -> {
+                if (closing.await(slow.delay().toMillis(), TimeUnit.MILLISECONDS)) return false;
+                return respond(slow.then(), socket, out);
+            }
+            case Behaviour.Huge huge -> {
+                out.write(("HTTP/1.1 " + huge.status() + " X\r\nContent-Length: " + huge.bytes() + "\r\n\r\n")
+                        .getBytes(StandardCharsets.ISO_8859_1));
+                byte[] chunk = new byte[64 * 1024];
+                java.util.Arrays.fill(chunk, (byte) 'x');
+                for (long sent = 0; sent < huge.bytes(); sent += chunk.length) {
+                    out.write(chunk, 0, (int) Math.min(chunk.length, huge.bytes() - sent)); // fails once the client stops reading
+                }
+                out.flush();
+                return true;
+            }
         }
     }
 

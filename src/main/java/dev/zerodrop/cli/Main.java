@@ -32,6 +32,7 @@ public final class Main implements Runnable {
     static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Main());
         cl.addSubcommand("serve", serveCommand());
+        cl.addSubcommand("chaos", new ChaosCommand());
         cl.setCaseInsensitiveEnumValuesAllowed(true);
         return cl;
     }

@@ -216,6 +216,7 @@ class ApiTest {
         assertThat(headers.get("headers").get("X-Team").asText()).isEqualTo("pay");
         assertThat(headers.get("sensitive").toString()).contains("Authorization");
         assertClientError(zd.call("PUT", base + "/headers", Map.of("headers", Map.of("webhook-signature", "forged"))), 422, "headers");
+        assertClientError(zd.call("PATCH", base + "/headers", "{\"headers\":{\"X-A\":\"a\\u0000b\"}}"), 422, "headers");
         String secret = zd.get(base + "/secret").get("key").asText();
         assertThat(secret).startsWith("whsec_");
         assertThat(zd.call("POST", base + "/secret/rotate", Map.of()).status()).isEqualTo(204);

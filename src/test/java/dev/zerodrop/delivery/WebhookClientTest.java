@@ -3,7 +3,7 @@ package dev.zerodrop.delivery;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.zerodrop.config.Cidr;
-import dev.zerodrop.testing.Receiver;
+import dev.zerodrop.chaos.Receiver;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;

@@ -7,7 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.zerodrop.Server;
 import dev.zerodrop.config.Knob;
 import dev.zerodrop.store.DeliveryStore;
-import dev.zerodrop.testing.Receiver;
+import dev.zerodrop.chaos.Receiver;
 import dev.zerodrop.testing.TestDatabase;
 import dev.zerodrop.testing.TestServer;
 import java.time.Duration;

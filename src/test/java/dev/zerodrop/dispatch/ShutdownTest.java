@@ -5,7 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.zerodrop.Server;
 import dev.zerodrop.config.Knob;
-import dev.zerodrop.testing.Receiver;
+import dev.zerodrop.chaos.Receiver;
 import dev.zerodrop.testing.TestDatabase;
 import dev.zerodrop.testing.TestServer;
 import java.time.Duration;

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.zerodrop.Server;
-import dev.zerodrop.testing.Receiver;
+import dev.zerodrop.chaos.Receiver;
 import dev.zerodrop.testing.TestDatabase;
 import dev.zerodrop.testing.TestServer;
 import java.sql.DriverManager;
