@@ -9,6 +9,7 @@ import dev.zerodrop.delivery.WebhookClient;
 import dev.zerodrop.dispatch.DispatchListener;
 import dev.zerodrop.dispatch.Dispatcher;
 import dev.zerodrop.dispatch.RetryPolicy;
+import dev.zerodrop.ingest.GroupCommit;
 import dev.zerodrop.store.AppStore;
 import dev.zerodrop.store.AttemptStore;
 import dev.zerodrop.store.Database;
@@ -45,11 +46,13 @@ public final class Server implements AutoCloseable {
     private final WebhookClient client;
     private final Dispatcher dispatcher;
     private final ApiServer api;
+    private final GroupCommit ingest;
     private final ScheduledExecutorService maintenance;
     private final String jdbcUrl;
 
     private Server(EmbeddedDatabase embedded, Database db, WebhookClient client, Dispatcher dispatcher, ApiServer api,
-                   ScheduledExecutorService maintenance, String jdbcUrl) {
+                   GroupCommit ingest, ScheduledExecutorService maintenance, String jdbcUrl) {
+        this.ingest = ingest;
         this.embedded = embedded;
         this.db = db;
         this.client = client;
@@ -100,8 +103,10 @@ public final class Server implements AutoCloseable {
         }
         Dispatcher d = dispatcher;
         IdempotencyStore idempotency = new IdempotencyStore(jdbc);
-        Services services = new Services(new AppStore(jdbc), new EndpointStore(jdbc), new MessageStore(jdbc), deliveries,
-                new AttemptStore(jdbc), new EventTypeStore(jdbc), guard, d == null ? () -> {} : d::wake, o.clock());
+        MessageStore messages = new MessageStore(jdbc);
+        GroupCommit ingest = new GroupCommit(messages, cfg.ingestCommitters(), cfg.ingestBatch());
+        Services services = new Services(new AppStore(jdbc), new EndpointStore(jdbc), messages, deliveries,
+                new AttemptStore(jdbc), new EventTypeStore(jdbc), guard, d == null ? () -> {} : d::wake, o.clock(), ingest);
         ApiServer api = new ApiServer(cfg.host(), cfg.port(), tokens, idempotency, o.clock(), db::isReachable,
                 a -> Routes.register(a, services)).start();
 
@@ -114,7 +119,7 @@ public final class Server implements AutoCloseable {
             }
         }, 1, 10, TimeUnit.MINUTES);
         log.info("ZeroDrop listening on http://{}:{} ({} database)", cfg.host(), api.port(), embedded != null ? "embedded" : "external");
-        return new Server(embedded, db, client, dispatcher, api, maintenance, url);
+        return new Server(embedded, db, client, dispatcher, api, ingest, maintenance, url);
     }
 
     private static void setUpAdminToken(Config cfg, TokenStore tokens, Options o) {
@@ -162,6 +167,7 @@ public final class Server implements AutoCloseable {
         } catch (RuntimeException e) {
             log.warn("stopping the API: {}", e.getMessage());
         }
+        ingest.close();
         if (dispatcher != null) dispatcher.close();
         client.close();
         db.close();

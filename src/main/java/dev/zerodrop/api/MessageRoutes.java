@@ -136,8 +136,20 @@ final class MessageRoutes {
         byte[] body = Json.MAPPER.writeValueAsBytes(out);
         MessageStore.IdempotentResponse idem = ApiServer.takeIdempotency(ctx)
                 .map(x -> new MessageStore.IdempotentResponse(x.scope(), x.key(), 202, body)).orElse(null);
-        int deliveries = s.messages().create(m, idem);
-        if (deliveries > 0) s.wake().run();
+        MessageStore.Created created;
+        try {
+            created = s.ingest().submit(new MessageStore.Submission(m, idem)).get();
+        } catch (java.util.concurrent.ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException r) throw r;
+            throw e;
+        }
+        switch (created) {
+            case MessageStore.Created.Duplicate d -> throw new dev.zerodrop.store.Conflict(
+                    "A message with eventId '" + eventId + "' already exists in this application: " + d.existingId());
+            case MessageStore.Created.Stored st -> {
+                if (st.deliveries() > 0) s.wake().run();
+            }
+        }
         return ApiServer.Reply.of(202, body);
     }
 }

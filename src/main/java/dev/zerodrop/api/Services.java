@@ -12,4 +12,4 @@ import java.time.InstantSource;
 /** What the route handlers need. {@code wake} tells the local dispatcher that work is due. */
 public record Services(AppStore apps, EndpointStore endpoints, MessageStore messages, DeliveryStore deliveries,
                        AttemptStore attempts, EventTypeStore eventTypes, AddressGuard guard, Runnable wake,
-                       InstantSource clock) {}
+                       InstantSource clock, dev.zerodrop.ingest.GroupCommit ingest) {}

@@ -102,6 +102,8 @@ public final class Chaos {
                     live.clear();
                     node.kill9();
                     kills++;
+                    // Every other time its orphaned PostgreSQL dies hard too: recovery must work either way.
+                    if (kills % 2 == 0) killPostmaster(s.workDir().resolve("kill9-data").resolve("pg"));
                     node.start(Duration.ofSeconds(90));
                     live.add(node.url());
                 }
@@ -407,6 +409,16 @@ public final class Chaos {
         long n = 0;
         for (NodeProcess p : nodes) n += p.countInLogs(text);
         return n;
+    }
+
+    private static void killPostmaster(Path pgDir) throws IOException {
+        Path pidFile = pgDir.resolve("postmaster.pid");
+        if (!java.nio.file.Files.exists(pidFile)) return;
+        long pid = Long.parseLong(java.nio.file.Files.readAllLines(pidFile).getFirst().trim());
+        ProcessHandle.of(pid).ifPresent(h -> {
+            h.destroyForcibly();
+            h.onExit().orTimeout(30, java.util.concurrent.TimeUnit.SECONDS).join();
+        });
     }
 
     static int freePort() throws IOException {

@@ -24,6 +24,8 @@ public enum Knob {
     MAX_IN_FLIGHT("512", "Most delivery requests in flight on this node."),
     ENDPOINT_MAX_IN_FLIGHT("64", "Most delivery requests in flight to one endpoint on this node."),
     CLAIM_BATCH("200", "Most deliveries claimed by one claim statement."),
+    INGEST_COMMITTERS("2", "Threads that commit ingested messages; each commits every message queued so far in one transaction (group commit)."),
+    INGEST_BATCH("256", "Most messages in one ingest transaction."),
     POLL_INTERVAL("500ms", "How often the dispatcher looks for due work when nothing woke it (work from other nodes, retries)."),
     RESPONSE_CAP("20480", "Bytes of a receiver's response body that are read and stored; the rest is dropped unread."),
     SVIX_HEADERS("false", "Also send svix-id, svix-timestamp and svix-signature headers."),

@@ -65,6 +65,21 @@ public final class IdempotencyStore {
         Jdbc.update(c, "UPDATE idempotency_key SET status = ?, body = ? WHERE scope = ? AND key = ?", r.status(), r.body(), r.scope(), r.key());
     }
 
+    static void completeAllIn(Connection c, java.util.List<MessageStore.IdempotentResponse> rs) throws SQLException {
+        if (rs.size() == 1) {
+            completeIn(c, rs.getFirst());
+            return;
+        }
+        Jdbc.update(c, """
+                UPDATE idempotency_key k SET status = v.status, body = v.body
+                  FROM unnest(?::text[], ?::text[], ?::int[], ?::bytea[]) AS v(scope, key, status, body)
+                 WHERE k.scope = v.scope AND k.key = v.key""",
+                rs.stream().map(MessageStore.IdempotentResponse::scope).toArray(String[]::new),
+                rs.stream().map(MessageStore.IdempotentResponse::key).toArray(String[]::new),
+                rs.stream().map(MessageStore.IdempotentResponse::status).toArray(Integer[]::new),
+                rs.stream().map(MessageStore.IdempotentResponse::body).toArray(byte[][]::new));
+    }
+
     /** Forgets a key whose request failed, so that a retry can run it. */
     public void abandon(String scope, String key) {
         jdbc.update("DELETE FROM idempotency_key WHERE scope = ? AND key = ? AND status IS NULL", scope, key);

@@ -102,6 +102,9 @@ public final class Jdbc {
                 case java.time.Instant t -> ps.setObject(i + 1, java.time.OffsetDateTime.ofInstant(t, java.time.ZoneOffset.UTC));
                 case String[] a -> ps.setArray(i + 1, ps.getConnection().createArrayOf("text", a));
                 case Long[] a -> ps.setArray(i + 1, ps.getConnection().createArrayOf("bigint", a));
+                case Integer[] a -> ps.setArray(i + 1, ps.getConnection().createArrayOf("integer", a));
+                case byte[][] a -> ps.setArray(i + 1, ps.getConnection().createArrayOf("bytea", a));
+                case java.sql.Timestamp[] a -> ps.setArray(i + 1, ps.getConnection().createArrayOf("timestamptz", a));
                 case Json j -> {
                     var obj = new org.postgresql.util.PGobject();
                     obj.setType("jsonb");

@@ -36,13 +36,91 @@ public final class MessageStore {
         this.jdbc = jdbc;
     }
 
+    /** The outcome of one message of a batch: created with so many deliveries, or a duplicate eventId. */
+    public sealed interface Created {
+        record Stored(int deliveries) implements Created {}
+
+        record Duplicate(String existingId) implements Created {}
+    }
+
+    /** A message to create, with the idempotency record to complete in the same commit (or null). */
+    public record Submission(NewMessage message, IdempotentResponse idempotent) {}
+
     /**
-     * Stores a message and one delivery per matching endpoint in one transaction (fan-out is atomic),
-     * and completes the idempotency record in the same commit when one is given. Returns the number of
-     * deliveries created. Throws {@link Conflict} when the eventId is already used in the application.
+     * Stores many messages and one delivery per matching endpoint of each in ONE transaction (fan-out
+     * is atomic with its message), and completes their idempotency records in the same commit. A
+     * handful of set-based statements, whatever the batch size: the group commit behind the ingest
+     * API. A message whose
+     * eventId is taken (in the database or earlier in the batch) is reported as a duplicate and
+     * changes nothing; the others are stored.
      */
-    public int create(NewMessage m, IdempotentResponse idempotent) {
-        return jdbc.tx(c -> createIn(c, m, idempotent));
+    public List<Created> createAll(List<Submission> batch) {
+        return jdbc.tx(c -> createAllIn(c, batch));
+    }
+
+    private static List<Created> createAllIn(Connection c, List<Submission> batch) throws SQLException {
+        int n = batch.size();
+        String[] ids = new String[n], apps = new String[n], types = new String[n], eventIds = new String[n], channels = new String[n];
+        byte[][] payloads = new byte[n][];
+        java.sql.Timestamp[] created = new java.sql.Timestamp[n], first = new java.sql.Timestamp[n];
+        for (int i = 0; i < n; i++) {
+            NewMessage m = batch.get(i).message();
+            ids[i] = m.id();
+            apps[i] = m.appId();
+            types[i] = m.eventType();
+            eventIds[i] = m.eventId();
+            channels[i] = m.channels() == null ? null : dev.zerodrop.core.Json.write(m.channels());
+            payloads[i] = m.payload();
+            created[i] = java.sql.Timestamp.from(m.createdAt());
+            first[i] = java.sql.Timestamp.from(m.firstAttemptAt());
+        }
+        java.util.Set<String> inserted = new java.util.HashSet<>(Jdbc.query(c, """
+                INSERT INTO message (id, app_id, event_type, event_id, channels, payload, created_at)
+                SELECT v.id, v.app_id, v.event_type, v.event_id,
+                       CASE WHEN v.channels IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(v.channels::jsonb)) END,
+                       v.payload, v.created_at
+                  FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bytea[], ?::timestamptz[])
+                       AS v(id, app_id, event_type, event_id, channels, payload, created_at)
+                ON CONFLICT (app_id, event_id) WHERE event_id IS NOT NULL DO NOTHING
+                RETURNING id""",
+                rs -> rs.getString(1), ids, apps, types, eventIds, channels, payloads, created));
+        java.util.Map<String, Integer> fanOut = new java.util.HashMap<>();
+        if (!inserted.isEmpty()) {
+            Jdbc.query(c, """
+                    INSERT INTO delivery (msg_id, endpoint_id, app_id, state, next_attempt_at, created_at, updated_at)
+                    SELECT v.id, e.id, e.app_id, CASE WHEN e.disabled THEN 'held' ELSE 'pending' END,
+                           CASE WHEN e.disabled THEN NULL ELSE v.first_at END, v.created_at, v.created_at
+                      FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::timestamptz[], ?::timestamptz[])
+                           AS v(id, app_id, event_type, channels, first_at, created_at)
+                      JOIN endpoint e ON e.app_id = v.app_id AND e.deleted_at IS NULL
+                     WHERE v.id = ANY (?::text[])
+                       AND (e.filter_types IS NULL OR v.event_type = ANY (e.filter_types))
+                       AND (e.channels IS NULL OR e.channels && coalesce(
+                            ARRAY(SELECT jsonb_array_elements_text(v.channels::jsonb)), '{}'::text[]))
+                    RETURNING msg_id""",
+                    rs -> fanOut.merge(rs.getString(1), 1, Integer::sum),
+                    ids, apps, types, channels, first, created, inserted.toArray(String[]::new));
+        }
+        List<IdempotentResponse> completions = new ArrayList<>();
+        List<Created> out = new ArrayList<>(n);
+        List<Integer> duplicates = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            Submission sub = batch.get(i);
+            if (inserted.contains(ids[i])) {
+                out.add(new Created.Stored(fanOut.getOrDefault(ids[i], 0)));
+                if (sub.idempotent() != null) completions.add(sub.idempotent());
+            } else {
+                out.add(null);
+                duplicates.add(i);
+            }
+        }
+        if (!completions.isEmpty()) IdempotencyStore.completeAllIn(c, completions);
+        for (int i : duplicates) {
+            String existing = Jdbc.queryOne(c, "SELECT id FROM message WHERE app_id = ? AND event_id = ?",
+                    rs -> rs.getString(1), apps[i], eventIds[i]).orElse("?");
+            out.set(i, new Created.Duplicate(existing));
+        }
+        return out;
     }
 
     /** Stores a message with a single delivery to one endpoint (send-example). */
@@ -56,22 +134,6 @@ public final class MessageStore {
                       FROM endpoint e WHERE e.id = ?""",
                     m.id(), m.firstAttemptAt(), m.createdAt(), m.createdAt(), endpointId);
         });
-    }
-
-    static int createIn(Connection c, NewMessage m, IdempotentResponse idempotent) throws SQLException {
-        insertMessage(c, m);
-        int deliveries = Jdbc.update(c, """
-                INSERT INTO delivery (msg_id, endpoint_id, app_id, state, next_attempt_at, created_at, updated_at)
-                SELECT ?, e.id, e.app_id, CASE WHEN e.disabled THEN 'held' ELSE 'pending' END,
-                       CASE WHEN e.disabled THEN NULL ELSE ?::timestamptz END, ?, ?
-                  FROM endpoint e
-                 WHERE e.app_id = ? AND e.deleted_at IS NULL
-                   AND (e.filter_types IS NULL OR ? = ANY (e.filter_types))
-                   AND (e.channels IS NULL OR e.channels && ?::text[])""",
-                m.id(), m.firstAttemptAt(), m.createdAt(), m.createdAt(), m.appId(), m.eventType(),
-                m.channels() == null ? new String[0] : m.channels().toArray(String[]::new));
-        if (idempotent != null) IdempotencyStore.completeIn(c, idempotent);
-        return deliveries;
     }
 
     private static void insertMessage(Connection c, NewMessage m) throws SQLException {
