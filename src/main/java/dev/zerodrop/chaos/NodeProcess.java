@@ -127,7 +127,7 @@ public final class NodeProcess {
         return n;
     }
 
-    static void pause(Duration d) {
+    public static void pause(Duration d) {
         try {
             Thread.sleep(d);
         } catch (InterruptedException e) {

@@ -75,9 +75,19 @@ public final class Receiver implements AutoCloseable {
     private final List<Socket> sockets = new CopyOnWriteArrayList<>();
     private final CountDownLatch closing = new CountDownLatch(1);
     private volatile Script script;
+    private final boolean record;
 
     public Receiver(Script script) throws IOException {
+        this(script, true);
+    }
+
+    /**
+     * @param record keep every request (headers and body) for {@link #requests()}; benchmarks turn
+     *     it off, so that a million deliveries do not fill the heap
+     */
+    public Receiver(Script script, boolean record) throws IOException {
         this.script = script;
+        this.record = record;
         server = new ServerSocket(0, 1024, InetAddress.getByName("127.0.0.1"));
         Thread.ofVirtual().name("receiver-accept").start(this::acceptLoop);
     }
@@ -121,9 +131,12 @@ public final class Receiver implements AutoCloseable {
             while (true) {
                 Request req = read(in);
                 if (req == null) return;
-                String id = req.headers().getOrDefault("webhook-id", "");
-                int previous = perId.computeIfAbsent(id, k -> new AtomicInteger()).getAndIncrement();
-                requests.add(req);
+                int previous = 0;
+                if (record) {
+                    String id = req.headers().getOrDefault("webhook-id", "");
+                    previous = perId.computeIfAbsent(id, k -> new AtomicInteger()).getAndIncrement();
+                    requests.add(req);
+                }
                 if (!respond(script.decide(req, previous), socket, out)) return;
             }
         } catch (IOException e) {

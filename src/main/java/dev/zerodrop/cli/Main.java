@@ -33,6 +33,7 @@ public final class Main implements Runnable {
         CommandLine cl = new CommandLine(new Main());
         cl.addSubcommand("serve", serveCommand());
         cl.addSubcommand("chaos", new ChaosCommand());
+        cl.addSubcommand("bench", new BenchCommand());
         cl.setCaseInsensitiveEnumValuesAllowed(true);
         return cl;
     }

@@ -1,0 +1,133 @@
+package dev.zerodrop.bench;
+
+import dev.zerodrop.core.Json;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.eclipse.jetty.client.BufferingResponseListener;
+import org.eclipse.jetty.client.BytesRequestContent;
+import org.eclipse.jetty.client.HttpClient;
+import org.eclipse.jetty.http.HttpMethod;
+
+/**
+ * Sends messages through the real HTTP API, either as fast as {@code producers} concurrent
+ * producers allow (closed loop) or at a fixed rate (open loop), and records when each message was
+ * acknowledged.
+ */
+final class LoadGenerator implements AutoCloseable {
+    private final HttpClient client;
+    private final String url;
+    private final String token;
+    private final byte[] payloadFiller;
+    /** Acknowledged message id → acknowledgement time (System.nanoTime). */
+    final Map<String, Long> acked = new ConcurrentHashMap<>();
+    final AtomicLong errors = new AtomicLong();
+    private final AtomicBoolean running = new AtomicBoolean();
+    private Thread driver;
+
+    LoadGenerator(String baseUrl, String appId, String token, int payloadBytes, int maxConnections) throws Exception {
+        this.url = baseUrl + "/api/v1/app/" + appId + "/msg";
+        this.token = token;
+        this.payloadFiller = "x".repeat(Math.max(0, payloadBytes - 60)).getBytes(StandardCharsets.UTF_8);
+        client = new HttpClient();
+        client.setMaxConnectionsPerDestination(maxConnections);
+        client.setMaxRequestsQueuedPerDestination(1_000_000);
+        client.setIdleTimeout(60_000);
+        client.start();
+    }
+
+    private byte[] body(long n) {
+        String head = "{\"eventType\":\"payment.succeeded\",\"payload\":{\"n\":" + n + ",\"pad\":\"";
+        String tail = "\"}}";
+        byte[] h = head.getBytes(StandardCharsets.UTF_8);
+        byte[] t = tail.getBytes(StandardCharsets.UTF_8);
+        byte[] out = new byte[h.length + payloadFiller.length + t.length];
+        System.arraycopy(h, 0, out, 0, h.length);
+        System.arraycopy(payloadFiller, 0, out, h.length, payloadFiller.length);
+        System.arraycopy(t, 0, out, h.length + payloadFiller.length, t.length);
+        return out;
+    }
+
+    private final AtomicLong sequence = new AtomicLong();
+
+    private void send(Semaphore permits) {
+        long n = sequence.incrementAndGet();
+        client.newRequest(URI.create(url)).method(HttpMethod.POST).timeout(30, TimeUnit.SECONDS)
+                .headers(h -> h.put("Authorization", "Bearer " + token))
+                .body(new BytesRequestContent("application/json", body(n)))
+                .send(new BufferingResponseListener(64 * 1024) {
+                    @Override
+                    public void onComplete(org.eclipse.jetty.client.Result result) {
+                        long at = System.nanoTime();
+                        try {
+                            if (result.isSucceeded() && result.getResponse().getStatus() == 202) {
+                                String id = Json.MAPPER.readTree(getContent()).get("id").asText();
+                                acked.put(id, at);
+                            } else {
+                                errors.incrementAndGet();
+                            }
+                        } catch (Exception e) {
+                            errors.incrementAndGet();
+                        } finally {
+                            permits.release();
+                        }
+                    }
+                });
+    }
+
+    /** Closed loop: {@code producers} requests always outstanding. */
+    void startClosedLoop(int producers) {
+        running.set(true);
+        Semaphore permits = new Semaphore(producers);
+        driver = Thread.ofPlatform().name("bench-load").daemon().start(() -> {
+            while (running.get()) {
+                try {
+                    if (permits.tryAcquire(100, TimeUnit.MILLISECONDS)) send(permits);
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+        });
+    }
+
+    /** Open loop: a request every 1/rate seconds, whatever the answers do (at most 4096 outstanding). */
+    void startFixedRate(int perSecond) {
+        running.set(true);
+        Semaphore permits = new Semaphore(4096);
+        long interval = 1_000_000_000L / perSecond;
+        driver = Thread.ofPlatform().name("bench-load").daemon().start(() -> {
+            long next = System.nanoTime();
+            while (running.get()) {
+                long now = System.nanoTime();
+                if (now < next) {
+                    java.util.concurrent.locks.LockSupport.parkNanos(next - now);
+                    continue;
+                }
+                next += interval;
+                if (permits.tryAcquire()) send(permits);
+                else errors.incrementAndGet();
+            }
+        });
+    }
+
+    void stop() throws InterruptedException {
+        running.set(false);
+        if (driver != null) driver.join(5_000);
+    }
+
+    @Override
+    public void close() throws Exception {
+        stop();
+        client.stop();
+    }
+
+    static Duration since(long startNanos) {
+        return Duration.ofNanos(System.nanoTime() - startNanos);
+    }
+}
