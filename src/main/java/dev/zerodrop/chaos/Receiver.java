@@ -73,6 +73,7 @@ public final class Receiver implements AutoCloseable {
     private final List<Request> requests = new CopyOnWriteArrayList<>();
     private final Map<String, AtomicInteger> perId = new ConcurrentHashMap<>();
     private final List<Socket> sockets = new CopyOnWriteArrayList<>();
+    private final java.util.concurrent.atomic.AtomicLong count = new java.util.concurrent.atomic.AtomicLong();
     private final CountDownLatch closing = new CountDownLatch(1);
     private volatile Script script;
     private final boolean record;
@@ -112,6 +113,11 @@ public final class Receiver implements AutoCloseable {
         return List.copyOf(requests);
     }
 
+    /** Requests received so far, counted even when they are not recorded. */
+    public long requestCount() {
+        return count.get();
+    }
+
     private void acceptLoop() {
         while (!server.isClosed()) {
             try {
@@ -131,6 +137,7 @@ public final class Receiver implements AutoCloseable {
             while (true) {
                 Request req = read(in);
                 if (req == null) return;
+                count.incrementAndGet();
                 int previous = 0;
                 if (record) {
                     String id = req.headers().getOrDefault("webhook-id", "");

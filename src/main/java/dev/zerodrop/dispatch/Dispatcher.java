@@ -45,8 +45,8 @@ public final class Dispatcher implements AutoCloseable {
                            Duration pollInterval, Duration shutdownGrace, boolean svixHeaders) {
 
         /**
-         * How long after its claim a request may still start: waiting for an endpoint slot or the rate
-         * limit must leave the whole request timeout, and a margin, inside the lease.
+         * How long after its claim a request may still start: waiting for the endpoint's rate limit
+         * must leave the whole request timeout, and a margin, inside the lease.
          */
         Duration startWindow() {
             Duration slack = lease.minus(requestTimeout);
@@ -73,6 +73,8 @@ public final class Dispatcher implements AutoCloseable {
 
     private final Semaphore inFlight;
     private final Map<String, Semaphore> endpointSlots = new ConcurrentHashMap<>();
+    /** Endpoints whose deliveries were handed back for want of a slot: a freed slot wakes the claim loop. */
+    private final Set<String> saturated = ConcurrentHashMap.newKeySet();
     private final Map<String, RateLimiter> limiters = new ConcurrentHashMap<>();
     private final Map<Long, Claimed> active = new ConcurrentHashMap<>();
     private final LinkedBlockingQueue<Completion> completions = new LinkedBlockingQueue<>();
@@ -144,10 +146,26 @@ public final class Dispatcher implements AutoCloseable {
                 backoff = Duration.ofMillis(100);
                 if (!claims.isEmpty()) listener.claimed(claims.size());
                 long claimedAt = System.nanoTime();
+                List<Claimed> overCap = new ArrayList<>();
                 for (Claimed c : claims) {
+                    // An endpoint at its in-flight cap gets its deliveries back at once, in their place
+                    // in the queue; they never wait here holding a slot other endpoints could use.
+                    Semaphore slot = slot(c.endpointId());
+                    if (!slot.tryAcquire()) {
+                        overCap.add(c);
+                        continue;
+                    }
                     inFlight.acquireUninterruptibly();
                     active.put(c.id(), c);
-                    senders.execute(() -> send(c, claimedAt));
+                    senders.execute(() -> send(c, slot, claimedAt));
+                }
+                if (!overCap.isEmpty()) {
+                    store.release(overCap, null, clock.instant());
+                    for (Claimed c : overCap) saturated.add(c.endpointId());
+                    if (overCap.size() == claims.size()) {
+                        await(settings.pollInterval()); // nothing sendable: wait for a slot to free
+                        continue;
+                    }
                 }
                 if (claims.size() < want) await(settings.pollInterval());
             } catch (RuntimeException e) {
@@ -180,17 +198,14 @@ public final class Dispatcher implements AutoCloseable {
 
     // ---- sending --------------------------------------------------------------------------------
 
-    private void send(Claimed c, long claimedAtNanos) {
-        Semaphore slot = endpointSlots.computeIfAbsent(c.endpointId(), k -> new Semaphore(settings.endpointMaxInFlight()));
+    private Semaphore slot(String endpointId) {
+        return endpointSlots.computeIfAbsent(endpointId, k -> new Semaphore(settings.endpointMaxInFlight()));
+    }
+
+    private void send(Claimed c, Semaphore slot, long claimedAtNanos) {
         long startBy = claimedAtNanos + settings.startWindow().toNanos();
-        boolean slotTaken = false;
         boolean leaveLeased = false;
         try {
-            slotTaken = slot.tryAcquire(Math.max(0, startBy - System.nanoTime()), TimeUnit.NANOSECONDS);
-            if (!slotTaken) {
-                defer(c, clock.instant());
-                return;
-            }
             if (c.throttleRate() != null && c.throttleRate() > 0) {
                 long now = System.nanoTime();
                 long waitNanos = limiters.computeIfAbsent(c.endpointId(), k -> new RateLimiter()).reserve(c.throttleRate(), now);
@@ -217,7 +232,8 @@ public final class Dispatcher implements AutoCloseable {
             // A bug, not a receiver failure: leave the lease to expire so the rescuer records it.
             log.error("unexpected error sending delivery {}", c.id(), e);
         } finally {
-            if (slotTaken) slot.release();
+            slot.release();
+            if (saturated.remove(c.endpointId())) wake(); // its held-back deliveries can go now
             if (!leaveLeased) active.remove(c.id());
             inFlight.release();
         }

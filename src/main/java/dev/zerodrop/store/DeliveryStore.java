@@ -20,7 +20,7 @@ import java.util.Set;
 public final class DeliveryStore {
 
     /** A delivery leased to this node, with everything needed to send it. */
-    public record Claimed(long id, long leaseToken, int attempts, int budgetBase, boolean manual,
+    public record Claimed(long id, long leaseToken, int attempts, int budgetBase, boolean manual, Instant dueAt,
                           String msgId, String appId, String endpointId, String eventType, Instant msgCreatedAt,
                           byte[] payload, String url, Map<String, String> headers,
                           String secret, List<EndpointStore.OldSecret> oldSecrets, Integer throttleRate) {
@@ -53,17 +53,23 @@ public final class DeliveryStore {
 
 
     private static final String CLAIM = """
-            WITH due AS MATERIALIZED (
+            WITH head AS MATERIALIZED (
                 SELECT id FROM delivery
                  WHERE state = 'pending' AND next_attempt_at <= ?
                  ORDER BY next_attempt_at
                  LIMIT ? FOR UPDATE SKIP LOCKED),
+            tail AS MATERIALIZED (
+                SELECT id FROM delivery
+                 WHERE state = 'pending' AND next_attempt_at <= ? AND id NOT IN (SELECT id FROM head)
+                 ORDER BY next_attempt_at DESC
+                 LIMIT ? FOR UPDATE SKIP LOCKED),
+            due AS (SELECT id FROM head UNION ALL SELECT id FROM tail),
             c AS (
                 UPDATE delivery d
                    SET state = 'sending', lease_token = d.lease_token + 1, lease_expires_at = ?, updated_at = ?
                   FROM due WHERE d.id = due.id
-                RETURNING d.id, d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.budget_base, d.manual, d.lease_token)
-            SELECT c.id, c.msg_id, c.endpoint_id, c.app_id, c.attempts, c.budget_base, c.manual, c.lease_token,
+                RETURNING d.id, d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.budget_base, d.manual, d.lease_token, d.next_attempt_at)
+            SELECT c.id, c.msg_id, c.endpoint_id, c.app_id, c.attempts, c.budget_base, c.manual, c.lease_token, c.next_attempt_at,
                    m.payload, m.created_at AS msg_created_at, m.event_type,
                    e.url, e.headers::text AS headers, e.secret, e.old_secrets::text AS old_secrets, e.throttle_rate
               FROM c JOIN message m ON m.id = c.msg_id JOIN endpoint e ON e.id = c.endpoint_id""";
@@ -74,10 +80,15 @@ public final class DeliveryStore {
         this.jdbc = jdbc;
     }
 
-    /** Leases up to {@code limit} due deliveries to the caller, each with a fresh fencing token. */
+    /**
+     * Leases up to {@code limit} due deliveries to the caller, each with a fresh fencing token. Half
+     * come from the oldest due, half from the newest: a backlog drains from its head while fresh
+     * messages to other endpoints do not wait behind it. The locked selections are materialised
+     * once, so the update never touches more than {@code limit} rows.
+     */
     public List<Claimed> claim(Instant now, int limit, Duration lease) {
-        // The locked selection is materialised once, so the update can never touch more than {@code limit} rows.
-        return jdbc.run(c -> Jdbc.query(c, CLAIM, DeliveryStore::mapClaimed, now, limit, now.plus(lease), now));
+        int head = (limit + 1) / 2;
+        return jdbc.run(c -> Jdbc.query(c, CLAIM, DeliveryStore::mapClaimed, now, head, now, limit - head, now.plus(lease), now));
     }
 
     /**
@@ -187,7 +198,8 @@ public final class DeliveryStore {
 
     /**
      * Returns deliveries this node claimed but will not send (shutdown, or a per-endpoint limit) to
-     * pending, due at {@code dueAt}, without counting an attempt. Fenced like a completion.
+     * pending, due at {@code dueAt} (null: keep each one's due time, and so its place in the queue),
+     * without counting an attempt. Fenced like a completion.
      */
     public void release(List<Claimed> claims, Instant dueAt, Instant now) {
         if (claims.isEmpty()) return;
@@ -195,7 +207,8 @@ public final class DeliveryStore {
         Long[] tokens = claims.stream().map(Claimed::leaseToken).toArray(Long[]::new);
         jdbc.update("""
                 UPDATE delivery d SET state = CASE WHEN e.disabled THEN 'held' ELSE 'pending' END,
-                       next_attempt_at = CASE WHEN e.disabled THEN NULL ELSE ? END, lease_expires_at = NULL, updated_at = ?
+                       next_attempt_at = CASE WHEN e.disabled THEN NULL ELSE coalesce(?::timestamptz, d.next_attempt_at) END,
+                       lease_expires_at = NULL, updated_at = ?
                   FROM unnest(?::bigint[], ?::bigint[]) AS v(id, token), endpoint e
                  WHERE d.id = v.id AND d.lease_token = v.token AND d.state = 'sending' AND e.id = d.endpoint_id""",
                 dueAt, now, ids, tokens);
@@ -235,7 +248,7 @@ public final class DeliveryStore {
         List<EndpointStore.OldSecret> old = EndpointStore.oldSecrets(rs.getString("old_secrets"));
         byte[] payload = rs.getBytes("payload");
         return new Claimed(rs.getLong("id"), rs.getLong("lease_token"), rs.getInt("attempts"), rs.getInt("budget_base"),
-                rs.getBoolean("manual"), rs.getString("msg_id"), rs.getString("app_id"), rs.getString("endpoint_id"),
+                rs.getBoolean("manual"), Jdbc.instant(rs, "next_attempt_at"), rs.getString("msg_id"), rs.getString("app_id"), rs.getString("endpoint_id"),
                 rs.getString("event_type"), Jdbc.instant(rs, "msg_created_at"), payload == null ? "{}".getBytes() : payload,
                 rs.getString("url"), Json.stringMap(rs.getString("headers")), rs.getString("secret"), old,
                 (Integer) rs.getObject("throttle_rate"));
