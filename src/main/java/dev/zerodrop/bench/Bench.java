@@ -191,6 +191,7 @@ public final class Bench {
                     else extra.put("producers", s.producers());
                     if (!receiverDelay.isZero()) extra.put("receiver-delay-ms", receiverDelay.toMillis());
                     extra.put("load-errors", load.errors.get());
+                    if (fixedRate) extra.put("not-sent-behind-rate", load.skipped.get());
                     return new Result(name, ingest, delivered, pct(lat, 50), pct(lat, 99), pct(lat, 99.9), pct(first, 50), pct(first, 99),
                             cores, maxRss, load.acked.size(), lost, extra);
                 }
@@ -311,6 +312,11 @@ public final class Bench {
         try (var c = DriverManager.getConnection(s.dbServer() + "postgres?user=postgres"); var st = c.createStatement()) {
             st.execute(sql);
         }
+    }
+
+    /** An SVG chart of throughput and latency per scenario. */
+    public static String plot(List<Result> results, double combinedCeiling) {
+        return Plot.svg(results, combinedCeiling);
     }
 
     static int freePort() throws IOException {

@@ -122,6 +122,7 @@ public final class Receiver implements AutoCloseable {
         while (!server.isClosed()) {
             try {
                 Socket s = server.accept();
+                s.setTcpNoDelay(true); // a response is one write; never wait for the peer's delayed ACK
                 sockets.add(s);
                 Thread.ofVirtual().start(() -> serve(s));
             } catch (IOException e) {
@@ -132,7 +133,7 @@ public final class Receiver implements AutoCloseable {
 
     private void serve(Socket socket) {
         try (socket) {
-            InputStream in = new BufferedInputStream(socket.getInputStream());
+            InputStream in = new BufferedInputStream(socket.getInputStream(), 64 * 1024);
             OutputStream out = socket.getOutputStream();
             while (true) {
                 Request req = read(in);
@@ -164,8 +165,11 @@ public final class Receiver implements AutoCloseable {
                 head.append("Content-Length: ").append(body.length).append("\r\n");
                 r.headers().forEach((k, v) -> head.append(k).append(": ").append(v).append("\r\n"));
                 head.append("\r\n");
-                out.write(head.toString().getBytes(StandardCharsets.ISO_8859_1));
-                out.write(body);
+                byte[] h = head.toString().getBytes(StandardCharsets.ISO_8859_1);
+                byte[] all = new byte[h.length + body.length];
+                System.arraycopy(h, 0, all, 0, h.length);
+                System.arraycopy(body, 0, all, h.length, body.length);
+                out.write(all);
                 out.flush();
                 return true;
             }

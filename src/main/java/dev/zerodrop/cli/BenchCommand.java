@@ -68,12 +68,15 @@ final class BenchCommand implements Callable<Integer> {
         List<String> scenarios = scenario.equals("all") ? Bench.SCENARIOS : List.of(scenario.split(","));
         List<Bench.Result> results = new ArrayList<>();
         for (String sc : scenarios) results.add(bench.run(sc.trim()));
-        if (db > 0 && http > 0) {
-            double combined = 1 / (1 / db + 1 / http);
+        double combined = db > 0 && http > 0 ? 1 / (1 / db + 1 / http) : -1;
+        if (combined > 0) {
             for (Bench.Result r : results) {
                 System.out.printf("ratio %-10s delivered/combined-ceiling=%.0f%%%n", r.scenario(), 100 * r.deliveredPerSec() / combined);
             }
         }
+        Path svg = dir.resolve("bench.svg");
+        Files.writeString(svg, Bench.plot(results.stream().filter(r -> !r.scenario().equals("backlog")).toList(), combined));
+        System.out.println("bench: plot written to " + svg);
         return results.stream().allMatch(r -> r.lost() == 0) ? 0 : 1;
     }
 }
