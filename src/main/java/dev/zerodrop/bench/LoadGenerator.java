@@ -62,7 +62,7 @@ final class LoadGenerator implements AutoCloseable {
         client.newRequest(URI.create(url)).method(HttpMethod.POST).timeout(30, TimeUnit.SECONDS)
                 .headers(h -> h.put("Authorization", "Bearer " + token))
                 .body(new BytesRequestContent("application/json", body(n)))
-                .send(new BufferingResponseListener(64 * 1024) {
+                .send(new BufferingResponseListener(4 * 1024 * 1024) {
                     @Override
                     public void onComplete(org.eclipse.jetty.client.Result result) {
                         long at = System.nanoTime();

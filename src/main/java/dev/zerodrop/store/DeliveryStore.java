@@ -88,13 +88,9 @@ public final class DeliveryStore {
      */
     public List<Claimed> claim(Instant now, int limit, Duration lease) {
         int head = (limit + 1) / 2;
-        return jdbc.tx(c -> {
-            // A claim need not wait for its own WAL flush: if a crash loses it, the delivery is still
-            // pending and is claimed again. Any completion that follows it is a durable commit, which
-            // flushes the claim's WAL first. This keeps the claim loop from waiting on fsync.
-            Jdbc.update(c, "SET LOCAL synchronous_commit TO off");
-            return Jdbc.query(c, CLAIM, DeliveryStore::mapClaimed, now, head, now, limit - head, now.plus(lease), now);
-        });
+        // A claim is a durable commit like any other: if a crash could undo it, the next claim would
+        // hand out the same fencing token again, and a stale worker could pass the fence.
+        return jdbc.run(c -> Jdbc.query(c, CLAIM, DeliveryStore::mapClaimed, now, head, now, limit - head, now.plus(lease), now));
     }
 
     /**
@@ -154,14 +150,47 @@ public final class DeliveryStore {
             else superseded.add(x.deliveryId());
         }
         insertAttempts(c, rows);
+        trackHealth(c, rows, now);
         // Only an outcome that won its fence may disable an endpoint (410 Gone): a stale one changes nothing.
         for (Completion x : completions) {
             if (x.disableEndpoint() && won.contains(x.deliveryId())) {
-                int n = Jdbc.update(c, "UPDATE endpoint SET disabled = true, updated_at = ? WHERE id = ? AND NOT disabled", now, x.attempt().endpointId());
-                if (n > 0) EndpointStore.hold(c, x.attempt().endpointId(), now);
+                EndpointStore.disableIn(c, x.attempt().endpointId(), "the endpoint answered 410 Gone", now);
             }
         }
         return superseded;
+    }
+
+    /**
+     * Keeps each endpoint's {@code failing_since}: set by its first failure after a success, cleared
+     * by any success. Written only when it changes, so a healthy endpoint's row is not rewritten.
+     */
+    private static void trackHealth(Connection c, List<AttemptRecord> rows, Instant now) throws SQLException {
+        if (rows.isEmpty()) return;
+        Map<String, Boolean> anySuccess = new java.util.HashMap<>();
+        Map<String, Instant> firstFailure = new java.util.HashMap<>();
+        for (AttemptRecord a : rows) {
+            if (a.errorClass() != null && a.errorClass().equals("lost-lease")) continue; // says nothing about the endpoint
+            anySuccess.merge(a.endpointId(), a.status() == 0, Boolean::logicalOr);
+            if (a.status() != 0) firstFailure.merge(a.endpointId(), a.createdAt(), (x, y) -> x.isBefore(y) ? x : y);
+        }
+        if (anySuccess.isEmpty()) return;
+        String[] ids = anySuccess.keySet().toArray(String[]::new);
+        Boolean[] ok = new Boolean[ids.length];
+        java.sql.Timestamp[] since = new java.sql.Timestamp[ids.length];
+        for (int i = 0; i < ids.length; i++) {
+            ok[i] = anySuccess.get(ids[i]);
+            Instant f = firstFailure.get(ids[i]);
+            since[i] = f == null ? null : java.sql.Timestamp.from(f);
+        }
+        try (PreparedStatement ps = c.prepareStatement("""
+                UPDATE endpoint e SET failing_since = CASE WHEN v.ok THEN NULL ELSE v.since END
+                  FROM unnest(?::text[], ?::boolean[], ?::timestamptz[]) AS v(id, ok, since)
+                 WHERE e.id = v.id AND ((v.ok AND e.failing_since IS NOT NULL) OR (NOT v.ok AND e.failing_since IS NULL))""")) {
+            ps.setArray(1, c.createArrayOf("text", ids));
+            ps.setArray(2, c.createArrayOf("boolean", ok));
+            ps.setArray(3, c.createArrayOf("timestamptz", since));
+            ps.executeUpdate();
+        }
     }
 
     static void insertAttempts(Connection c, List<AttemptRecord> rows) throws SQLException {
