@@ -102,13 +102,45 @@ public final class EndpointStore {
                         WHERE id = ?""",
                         d.uid(), d.url(), d.description(), array(d.filterTypes()), array(d.channels()), d.disabled(),
                         d.throttleRate(), new Jdbc.Json(Json.write(d.metadata())), now, existing.id());
-                if (d.disabled() && !existing.disabled()) return -hold(c, existing.id(), now);
-                if (!d.disabled() && existing.disabled()) return resume(c, existing.id(), now);
+                if (d.disabled() && !existing.disabled()) {
+                    Jdbc.update(c, "UPDATE endpoint SET disabled_at = ?, disabled_reason = 'disabled through the API' WHERE id = ?", now, existing.id());
+                    return -hold(c, existing.id(), now);
+                }
+                if (!d.disabled() && existing.disabled()) {
+                    Jdbc.update(c, "UPDATE endpoint SET enabled_at = ?, disabled_at = NULL, disabled_reason = NULL, failing_since = NULL WHERE id = ?",
+                            now, existing.id());
+                    return resume(c, existing.id(), now);
+                }
                 return 0;
             });
         } catch (Jdbc.UniqueViolation e) {
             throw new Conflict("An endpoint with uid '" + d.uid() + "' already exists in this application");
         }
+    }
+
+    /** Disables an endpoint with a reason and holds its pending deliveries. False when it was already disabled. */
+    static boolean disableIn(Connection c, String endpointId, String reason, Instant now) throws SQLException {
+        int n = Jdbc.update(c, "UPDATE endpoint SET disabled = true, disabled_at = ?, disabled_reason = ?, updated_at = ? WHERE id = ? AND NOT disabled",
+                now, reason, now, endpointId);
+        if (n > 0) hold(c, endpointId, now);
+        return n > 0;
+    }
+
+    /**
+     * Disables every enabled endpoint that has failed without a single success since before
+     * {@code failingBefore}. Returns the ids disabled.
+     */
+    public List<String> disableFailingSince(Instant failingBefore, Instant now) {
+        return jdbc.tx(c -> {
+            List<String> ids = Jdbc.query(c, "SELECT id, failing_since FROM endpoint WHERE NOT disabled AND deleted_at IS NULL AND failing_since < ? FOR UPDATE SKIP LOCKED",
+                    rs -> rs.getString("id") + "|" + Jdbc.instant(rs, "failing_since"), failingBefore);
+            List<String> out = new ArrayList<>();
+            for (String row : ids) {
+                String[] parts = row.split("\\|");
+                if (disableIn(c, parts[0], "failing without a success since " + parts[1], now)) out.add(parts[0]);
+            }
+            return out;
+        });
     }
 
     static int hold(Connection c, String endpointId, Instant now) throws SQLException {
