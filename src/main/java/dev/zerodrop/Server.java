@@ -1,6 +1,10 @@
 package dev.zerodrop;
 
+import dev.zerodrop.alert.AlertEngine;
+import dev.zerodrop.alert.Notifier;
+import dev.zerodrop.api.AlertRoutes;
 import dev.zerodrop.api.ApiServer;
+import dev.zerodrop.store.AlertStore;
 import dev.zerodrop.api.Routes;
 import dev.zerodrop.api.Services;
 import dev.zerodrop.config.Config;
@@ -47,12 +51,14 @@ public final class Server implements AutoCloseable {
     private final Dispatcher dispatcher;
     private final ApiServer api;
     private final GroupCommit ingest;
+    private final AlertEngine alerts;
     private final ScheduledExecutorService maintenance;
     private final String jdbcUrl;
 
     private Server(EmbeddedDatabase embedded, Database db, WebhookClient client, Dispatcher dispatcher, ApiServer api,
-                   GroupCommit ingest, ScheduledExecutorService maintenance, String jdbcUrl) {
+                   GroupCommit ingest, AlertEngine alerts, ScheduledExecutorService maintenance, String jdbcUrl) {
         this.ingest = ingest;
+        this.alerts = alerts;
         this.embedded = embedded;
         this.db = db;
         this.client = client;
@@ -107,8 +113,16 @@ public final class Server implements AutoCloseable {
         GroupCommit ingest = new GroupCommit(messages, cfg.ingestCommitters(), cfg.ingestBatch());
         Services services = new Services(new AppStore(jdbc), new EndpointStore(jdbc), messages, deliveries,
                 new AttemptStore(jdbc), new EventTypeStore(jdbc), guard, d == null ? () -> {} : d::wake, o.clock(), ingest);
+        AlertStore alertStore = new AlertStore(jdbc);
+        Notifier notifier = Notifier.create(services.apps(), services.endpoints(), messages, services.wake(), cfg.alertWebhookUrl(),
+                cfg.operationalWebhookUrl(), cfg.operationalWebhookSecret(), o.console(), o.clock().instant());
+        AlertEngine alerts = new AlertEngine(jdbc, alertStore, services.endpoints(), notifier, AlertEngine.ValueAtRisk.NONE, o.clock(),
+                cfg.autoDisableAfter()).start(cfg.alertInterval());
         ApiServer api = new ApiServer(cfg.host(), cfg.port(), tokens, idempotency, o.clock(), db::isReachable,
-                a -> Routes.register(a, services)).start();
+                a -> {
+                    Routes.register(a, services);
+                    new AlertRoutes(alertStore, services.apps(), o.clock()).register(a);
+                }).start();
 
         ScheduledExecutorService maintenance = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("zd-maintenance").daemon().factory());
         maintenance.scheduleWithFixedDelay(() -> {
@@ -119,7 +133,7 @@ public final class Server implements AutoCloseable {
             }
         }, 1, 10, TimeUnit.MINUTES);
         log.info("ZeroDrop listening on http://{}:{} ({} database)", cfg.host(), api.port(), embedded != null ? "embedded" : "external");
-        return new Server(embedded, db, client, dispatcher, api, ingest, maintenance, url);
+        return new Server(embedded, db, client, dispatcher, api, ingest, alerts, maintenance, url);
     }
 
     private static void setUpAdminToken(Config cfg, TokenStore tokens, Options o) {
@@ -154,6 +168,11 @@ public final class Server implements AutoCloseable {
         return db;
     }
 
+    /** The alert engine, so that tests can evaluate at a chosen instant. */
+    public AlertEngine alerts() {
+        return alerts;
+    }
+
     /**
      * Stops in order: the API stops accepting, the dispatcher finishes or releases its in-flight
      * deliveries, then the database pool and the embedded PostgreSQL stop.
@@ -162,6 +181,7 @@ public final class Server implements AutoCloseable {
     public void close() {
         log.info("ZeroDrop shutting down");
         maintenance.shutdownNow();
+        alerts.close();
         try {
             api.close();
         } catch (RuntimeException e) {

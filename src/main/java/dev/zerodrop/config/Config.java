@@ -33,6 +33,11 @@ public record Config(
         int responseCap,
         boolean svixHeaders,
         boolean dispatch,
+        Optional<String> alertWebhookUrl,
+        Optional<String> operationalWebhookUrl,
+        Optional<String> operationalWebhookSecret,
+        Duration alertInterval,
+        Duration autoDisableAfter,
         Duration shutdownGrace) {
 
     /** Reads every knob from the environment only. */
@@ -100,6 +105,11 @@ public record Config(
                 intIn(v, Knob.RESPONSE_CAP, 0, 10 * 1024 * 1024),
                 bool(v, Knob.SVIX_HEADERS),
                 bool(v, Knob.DISPATCH),
+                url(v, Knob.ALERT_WEBHOOK_URL),
+                url(v, Knob.OPERATIONAL_WEBHOOK_URL),
+                secret(v, Knob.OPERATIONAL_WEBHOOK_SECRET),
+                atLeast(parse(v, Knob.ALERT_INTERVAL, Durations::parse), Duration.ofMillis(100), Knob.ALERT_INTERVAL),
+                atLeast(parse(v, Knob.AUTO_DISABLE_AFTER, Durations::parse), Duration.ofSeconds(1), Knob.AUTO_DISABLE_AFTER),
                 parse(v, Knob.SHUTDOWN_GRACE, Durations::parse));
     }
 
@@ -121,6 +131,29 @@ public record Config(
         }
         if (n < min || n > max) throw new ConfigException(k, n + " is out of range " + min + ".." + max);
         return n;
+    }
+
+    private static Optional<String> url(Map<Knob, String> v, Knob k) {
+        Optional<String> u = optional(v.get(k));
+        if (u.isPresent() && !u.get().matches("(?i)https?://.+")) throw new ConfigException(k, "must be an http or https URL");
+        return u;
+    }
+
+    private static Optional<String> secret(Map<Knob, String> v, Knob k) {
+        Optional<String> s = optional(v.get(k));
+        if (s.isPresent()) {
+            try {
+                dev.zerodrop.delivery.Signer.key(s.get());
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException(k, "must be whsec_ followed by the base64 of 24 to 64 bytes");
+            }
+        }
+        return s;
+    }
+
+    private static Duration atLeast(Duration d, Duration min, Knob k) {
+        if (d.compareTo(min) < 0) throw new ConfigException(k, "must be at least " + Durations.format(min));
+        return d;
     }
 
     private static boolean bool(Map<Knob, String> v, Knob k) {

@@ -30,6 +30,11 @@ public enum Knob {
     RESPONSE_CAP("20480", "Bytes of a receiver's response body that are read and stored; the rest is dropped unread."),
     SVIX_HEADERS("false", "Also send svix-id, svix-timestamp and svix-signature headers."),
     DISPATCH("true", "Run the dispatcher on this node (false: API only)."),
+    ALERT_WEBHOOK_URL("", "Where alerts are posted as Slack-compatible JSON ({\"text\": ...} plus the structured alert). Unset: alerts go to the log only."),
+    OPERATIONAL_WEBHOOK_URL("", "Where operational webhooks (message.attempt.exhausted, endpoint.disabled, ...) are sent, signed. Unset: none are sent."),
+    OPERATIONAL_WEBHOOK_SECRET("", "The whsec_ secret that signs operational webhooks. Unset: one is generated on first use and printed once."),
+    ALERT_INTERVAL("10s", "How often alert rules are evaluated (by one node at a time)."),
+    AUTO_DISABLE_AFTER("5d", "An endpoint that has failed without a single success for this long is disabled; its deliveries are held."),
     SHUTDOWN_GRACE("10s", "On SIGTERM, how long in-flight deliveries may take before their leases are released.");
 
     private final String defaultValue;

@@ -245,8 +245,7 @@ class DeliveryTest {
     }
 
     static String stateOf(TestServer zd, String app, String msg) {
-        JsonNode data = zd.get("/api/v1/app/" + app + "/msg/" + msg + "/endpoint").get("data");
-        return data.isEmpty() ? "none" : data.get(0).get("state").asText();
+        return zd.deliveryState(app, msg);
     }
 
     static Set<String> ids(Receiver r) {

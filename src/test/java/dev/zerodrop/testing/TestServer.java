@@ -117,6 +117,12 @@ public final class TestServer implements AutoCloseable {
 
     public record Endpoint(String id, String secret) {}
 
+    /** The state of a message's (first) delivery, as the attempted-destinations route shows it. */
+    public String deliveryState(String appId, String msgId) {
+        JsonNode data = get("/api/v1/app/" + appId + "/msg/" + msgId + "/endpoint").get("data");
+        return data.isEmpty() ? "none" : data.get(0).get("state").asText();
+    }
+
     @Override
     public void close() {
         server.close();
