@@ -67,6 +67,8 @@ class AlertTest {
             var exhausted = bodies(ops).stream().filter(b -> b.path("type").asText().equals("message.attempt.exhausted")).toList();
             assertThat(exhausted).extracting(b -> b.get("data").get("msgId").asText()).containsExactlyInAnyOrderElementsOf(msgs);
             assertThat(exhausted.getFirst().get("data").get("lastAttempt").get("responseStatusCode").asInt()).isEqualTo(500);
+            // Schedule 100ms,200ms,300ms: the 4th attempt fails too, which is the default "failing" threshold.
+            await().atMost(Duration.ofSeconds(10)).until(() -> count(ops, "type", "message.attempt.failing") == 3);
             assertThat(NodeVerifier.verify(OPS_SECRET, ops.requests())).isNotEmpty().allMatch("ok"::equals);
 
             // Recovery: the endpoint heals, the dead deliveries are resent, the alert resolves once.
