@@ -38,7 +38,9 @@ public final class Database implements AutoCloseable {
         hc.addDataSourceProperty("ApplicationName", "zerodrop");
         // Keep row values (payloads, keys) out of exception messages, and so out of logs.
         hc.addDataSourceProperty("logServerErrorDetail", "false");
-        hc.setConnectionInitSql("SET synchronous_commit TO on");
+        // Plans are made with the statistics of the moment the statement runs, never a generic
+        // plan cached while the queue was empty.
+        hc.setConnectionInitSql("SET synchronous_commit TO on; SET plan_cache_mode TO force_custom_plan");
         HikariDataSource ds = new HikariDataSource(hc);
         try {
             Flyway.configure().dataSource(ds).locations("classpath:db/migration").load().migrate();

@@ -74,6 +74,27 @@ public final class DeliveryStore {
                    e.url, e.headers::text AS headers, e.secret, e.old_secrets::text AS old_secrets, e.throttle_rate
               FROM c JOIN message m ON m.id = c.msg_id JOIN endpoint e ON e.id = c.endpoint_id""";
 
+    /** The fenced outcome write: only a row still leased with this token changes. */
+    static final String COMPLETE = """
+            WITH v AS MATERIALIZED (
+                SELECT * FROM unnest(?::bigint[], ?::bigint[], ?::text[], ?::timestamptz[], ?::int[], ?::int[])
+                       AS v(id, token, state, next, attempt_no, refund)),
+            won AS MATERIALIZED (
+                -- One primary-key lookup per outcome, whatever the statistics say about 'sending'.
+                SELECT v.*, e.disabled FROM v
+                  JOIN LATERAL (SELECT d.id, d.endpoint_id FROM delivery d
+                                 WHERE d.id = v.id AND d.lease_token = v.token AND d.state = 'sending'
+                                 FOR UPDATE) d ON true
+                  JOIN endpoint e ON e.id = d.endpoint_id)
+            UPDATE delivery d
+               SET state = CASE WHEN w.state = 'pending' AND w.disabled THEN 'held' ELSE w.state END,
+                   next_attempt_at = CASE WHEN w.state = 'pending' AND NOT w.disabled THEN w.next ELSE NULL END,
+                   attempts = w.attempt_no, budget_base = d.budget_base + w.refund, manual = false,
+                   lease_expires_at = NULL, updated_at = ?
+              FROM won w
+             WHERE d.id = w.id
+            RETURNING d.id""";
+
     private final Jdbc jdbc;
 
     public DeliveryStore(Jdbc jdbc) {
@@ -121,24 +142,14 @@ public final class DeliveryStore {
             refunds[i] = x.refundBudget() ? 1 : 0;
         }
         Set<Long> won = new HashSet<>();
-        try (PreparedStatement ps = c.prepareStatement("""
-                UPDATE delivery d
-                   SET state = CASE WHEN v.state = 'pending' AND e.disabled THEN 'held' ELSE v.state END,
-                       next_attempt_at = CASE WHEN v.state = 'pending' AND NOT e.disabled THEN v.next ELSE NULL END,
-                       attempts = v.attempt_no, budget_base = d.budget_base + v.refund, manual = false,
-                       lease_expires_at = NULL, updated_at = ?
-                  FROM unnest(?::bigint[], ?::bigint[], ?::text[], ?::timestamptz[], ?::int[], ?::int[])
-                       AS v(id, token, state, next, attempt_no, refund),
-                       endpoint e
-                 WHERE d.id = v.id AND d.lease_token = v.token AND d.state = 'sending' AND e.id = d.endpoint_id
-                RETURNING d.id""")) {
-            ps.setObject(1, java.time.OffsetDateTime.ofInstant(now, java.time.ZoneOffset.UTC));
-            ps.setArray(2, c.createArrayOf("bigint", ids));
-            ps.setArray(3, c.createArrayOf("bigint", tokens));
-            ps.setArray(4, c.createArrayOf("text", states));
-            ps.setArray(5, c.createArrayOf("timestamptz", next));
-            ps.setArray(6, c.createArrayOf("integer", attemptNos));
-            ps.setArray(7, c.createArrayOf("integer", refunds));
+        try (PreparedStatement ps = c.prepareStatement(COMPLETE)) {
+            ps.setArray(1, c.createArrayOf("bigint", ids));
+            ps.setArray(2, c.createArrayOf("bigint", tokens));
+            ps.setArray(3, c.createArrayOf("text", states));
+            ps.setArray(4, c.createArrayOf("timestamptz", next));
+            ps.setArray(5, c.createArrayOf("integer", attemptNos));
+            ps.setArray(6, c.createArrayOf("integer", refunds));
+            ps.setObject(7, java.time.OffsetDateTime.ofInstant(now, java.time.ZoneOffset.UTC));
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) won.add(rs.getLong(1));
             }
@@ -241,12 +252,17 @@ public final class DeliveryStore {
         Long[] ids = claims.stream().map(Claimed::id).toArray(Long[]::new);
         Long[] tokens = claims.stream().map(Claimed::leaseToken).toArray(Long[]::new);
         jdbc.update("""
-                UPDATE delivery d SET state = CASE WHEN e.disabled THEN 'held' ELSE 'pending' END,
-                       next_attempt_at = CASE WHEN e.disabled THEN NULL ELSE coalesce(?::timestamptz, d.next_attempt_at) END,
+                WITH won AS MATERIALIZED (
+                    SELECT d.id, e.disabled FROM unnest(?::bigint[], ?::bigint[]) AS v(id, token)
+                      JOIN LATERAL (SELECT d.id, d.endpoint_id FROM delivery d
+                                     WHERE d.id = v.id AND d.lease_token = v.token AND d.state = 'sending'
+                                     FOR UPDATE) d ON true
+                      JOIN endpoint e ON e.id = d.endpoint_id)
+                UPDATE delivery d SET state = CASE WHEN w.disabled THEN 'held' ELSE 'pending' END,
+                       next_attempt_at = CASE WHEN w.disabled THEN NULL ELSE coalesce(?::timestamptz, d.next_attempt_at) END,
                        lease_expires_at = NULL, updated_at = ?
-                  FROM unnest(?::bigint[], ?::bigint[]) AS v(id, token), endpoint e
-                 WHERE d.id = v.id AND d.lease_token = v.token AND d.state = 'sending' AND e.id = d.endpoint_id""",
-                dueAt, now, ids, tokens);
+                  FROM won w WHERE d.id = w.id""",
+                ids, tokens, dueAt, now);
     }
 
     /**
