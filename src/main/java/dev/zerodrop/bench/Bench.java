@@ -150,7 +150,7 @@ public final class Bench {
             deliveries.incrementAndGet();
             return behaviour;
         }, false)) {
-            NodeProcess node = new NodeProcess("bench-" + name, freePort(), nodeFlags(name), s.workDir().resolve("logs")).start(Duration.ofSeconds(120));
+            NodeProcess node = node("bench-" + name, nodeFlags(name)).start(Duration.ofSeconds(120));
             try {
                 String app = post(node.url(), "/api/v1/app", Map.of("name", "bench")).get("id").asText();
                 for (int i = 0; i < endpoints; i++) post(node.url(), "/api/v1/app/" + app + "/endpoint", Map.of("url", r.url("/e" + i)));
@@ -197,6 +197,7 @@ public final class Bench {
                 }
             } finally {
                 node.term(Duration.ofSeconds(60));
+                dropDatabase(node);
             }
         }
     }
@@ -235,7 +236,7 @@ public final class Bench {
             }
             s.out().printf("backlog: %d pending deliveries written in %.0fs%n", s.backlog(), (System.nanoTime() - t0) / 1e9);
             flags.put("dispatch", "true");
-            NodeProcess node = new NodeProcess("bench-backlog", freePort(), flags, s.workDir().resolve("logs")).start(Duration.ofSeconds(60));
+            NodeProcess node = node("bench-backlog", flags).start(Duration.ofSeconds(60));
             List<String> rates = new ArrayList<>();
             List<String> rss = new ArrayList<>();
             double maxRss = 0;
@@ -271,7 +272,35 @@ public final class Bench {
                         freshLost + Math.max(0, s.backlog() - backlogDelivered.get()), extra);
             } finally {
                 node.term(Duration.ofSeconds(60));
+                dropDatabase(node);
             }
+        }
+    }
+
+    private final Map<NodeProcess, String> databases = new ConcurrentHashMap<>();
+
+    private void dropDatabase(NodeProcess node) {
+        String db = databases.remove(node);
+        if (db == null) return;
+        try {
+            admin("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
+        } catch (Exception e) {
+            s.out().println("bench: could not drop " + db + ": " + e.getMessage());
+        }
+    }
+
+    private NodeProcess node(String name, Map<String, String> flags) {
+        NodeProcess n = new NodeProcess(name, freePortUnchecked(), flags, s.workDir().resolve("logs"));
+        String url = flags.get("db-url");
+        if (url != null) databases.put(n, url.substring(url.lastIndexOf('/') + 1, url.indexOf('?')));
+        return n;
+    }
+
+    private static int freePortUnchecked() {
+        try {
+            return freePort();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
         }
     }
 
