@@ -9,11 +9,13 @@ import dev.zerodrop.delivery.WebhookClient;
 import dev.zerodrop.dispatch.DispatchListener;
 import dev.zerodrop.dispatch.Dispatcher;
 import dev.zerodrop.dispatch.RetryPolicy;
+import dev.zerodrop.dlq.DeadLetterQueue;
 import dev.zerodrop.ingest.GroupCommit;
 import dev.zerodrop.store.AppStore;
 import dev.zerodrop.store.AttemptStore;
 import dev.zerodrop.store.Database;
 import dev.zerodrop.store.DeliveryStore;
+import dev.zerodrop.store.DlqStore;
 import dev.zerodrop.store.EmbeddedDatabase;
 import dev.zerodrop.store.EndpointStore;
 import dev.zerodrop.store.EventTypeStore;
@@ -49,9 +51,11 @@ public final class Server implements AutoCloseable {
     private final GroupCommit ingest;
     private final ScheduledExecutorService maintenance;
     private final String jdbcUrl;
+    private final DeadLetterQueue dlq;
 
     private Server(EmbeddedDatabase embedded, Database db, WebhookClient client, Dispatcher dispatcher, ApiServer api,
-                   GroupCommit ingest, ScheduledExecutorService maintenance, String jdbcUrl) {
+                   GroupCommit ingest, ScheduledExecutorService maintenance, String jdbcUrl, DeadLetterQueue dlq) {
+        this.dlq = dlq;
         this.ingest = ingest;
         this.embedded = embedded;
         this.db = db;
@@ -105,8 +109,10 @@ public final class Server implements AutoCloseable {
         IdempotencyStore idempotency = new IdempotencyStore(jdbc);
         MessageStore messages = new MessageStore(jdbc);
         GroupCommit ingest = new GroupCommit(messages, cfg.ingestCommitters(), cfg.ingestBatch());
+        Runnable wake = d == null ? () -> {} : d::wake;
+        DeadLetterQueue dlq = new DeadLetterQueue(new DlqStore(jdbc), cfg.replayRate(), cfg.dlqRetention(), wake);
         Services services = new Services(new AppStore(jdbc), new EndpointStore(jdbc), messages, deliveries,
-                new AttemptStore(jdbc), new EventTypeStore(jdbc), guard, d == null ? () -> {} : d::wake, o.clock(), ingest);
+                new AttemptStore(jdbc), new EventTypeStore(jdbc), guard, wake, o.clock(), ingest, dlq);
         ApiServer api = new ApiServer(cfg.host(), cfg.port(), tokens, idempotency, o.clock(), db::isReachable,
                 a -> Routes.register(a, services)).start();
 
@@ -118,8 +124,15 @@ public final class Server implements AutoCloseable {
                 log.warn("idempotency key purge failed: {}", e.getMessage());
             }
         }, 1, 10, TimeUnit.MINUTES);
+        maintenance.scheduleWithFixedDelay(() -> {
+            try {
+                dlq.applyRetention(o.clock().instant());
+            } catch (RuntimeException e) {
+                log.warn("dead-letter retention failed: {}", e.getMessage());
+            }
+        }, 2, 60, TimeUnit.MINUTES);
         log.info("ZeroDrop listening on http://{}:{} ({} database)", cfg.host(), api.port(), embedded != null ? "embedded" : "external");
-        return new Server(embedded, db, client, dispatcher, api, ingest, maintenance, url);
+        return new Server(embedded, db, client, dispatcher, api, ingest, maintenance, url, dlq);
     }
 
     private static void setUpAdminToken(Config cfg, TokenStore tokens, Options o) {
@@ -152,6 +165,11 @@ public final class Server implements AutoCloseable {
 
     public Database database() {
         return db;
+    }
+
+    /** The dead-letter queue, whose retention job runs hourly on the maintenance thread. */
+    public DeadLetterQueue deadLetterQueue() {
+        return dlq;
     }
 
     /**

@@ -30,7 +30,9 @@ public enum Knob {
     RESPONSE_CAP("20480", "Bytes of a receiver's response body that are read and stored; the rest is dropped unread."),
     SVIX_HEADERS("false", "Also send svix-id, svix-timestamp and svix-signature headers."),
     DISPATCH("true", "Run the dispatcher on this node (false: API only)."),
-    SHUTDOWN_GRACE("10s", "On SIGTERM, how long in-flight deliveries may take before their leases are released.");
+    SHUTDOWN_GRACE("10s", "On SIGTERM, how long in-flight deliveries may take before their leases are released."),
+    REPLAY_RATE("50", "Replayed dead-letter deliveries that fall due per second per endpoint."),
+    DLQ_RETENTION("30d", "How long after its message was created a dead delivery stays in the dead-letter queue before it is discarded (reason 'retention'). Must exceed the retry schedule's total plus its 20% jitter.");
 
     private final String defaultValue;
     private final String description;

@@ -130,19 +130,21 @@ public final class DeliveryStore {
                    SET state = CASE WHEN v.state = 'pending' AND e.disabled THEN 'held' ELSE v.state END,
                        next_attempt_at = CASE WHEN v.state = 'pending' AND NOT e.disabled THEN v.next ELSE NULL END,
                        attempts = v.attempt_no, budget_base = d.budget_base + v.refund, manual = false,
-                       lease_expires_at = NULL, updated_at = ?
+                       lease_expires_at = NULL, updated_at = ?,
+                       state_changed_at = CASE WHEN v.state = 'dead' THEN ?::timestamptz ELSE d.state_changed_at END
                   FROM unnest(?::bigint[], ?::bigint[], ?::text[], ?::timestamptz[], ?::int[], ?::int[])
                        AS v(id, token, state, next, attempt_no, refund),
                        endpoint e
                  WHERE d.id = v.id AND d.lease_token = v.token AND d.state = 'sending' AND e.id = d.endpoint_id
                 RETURNING d.id""")) {
             ps.setObject(1, java.time.OffsetDateTime.ofInstant(now, java.time.ZoneOffset.UTC));
-            ps.setArray(2, c.createArrayOf("bigint", ids));
-            ps.setArray(3, c.createArrayOf("bigint", tokens));
-            ps.setArray(4, c.createArrayOf("text", states));
-            ps.setArray(5, c.createArrayOf("timestamptz", next));
-            ps.setArray(6, c.createArrayOf("integer", attemptNos));
-            ps.setArray(7, c.createArrayOf("integer", refunds));
+            ps.setObject(2, java.time.OffsetDateTime.ofInstant(now, java.time.ZoneOffset.UTC)); // state_changed_at
+            ps.setArray(3, c.createArrayOf("bigint", ids));
+            ps.setArray(4, c.createArrayOf("bigint", tokens));
+            ps.setArray(5, c.createArrayOf("text", states));
+            ps.setArray(6, c.createArrayOf("timestamptz", next));
+            ps.setArray(7, c.createArrayOf("integer", attemptNos));
+            ps.setArray(8, c.createArrayOf("integer", refunds));
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) won.add(rs.getLong(1));
             }
