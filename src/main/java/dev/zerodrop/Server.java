@@ -13,11 +13,13 @@ import dev.zerodrop.delivery.WebhookClient;
 import dev.zerodrop.dispatch.DispatchListener;
 import dev.zerodrop.dispatch.Dispatcher;
 import dev.zerodrop.dispatch.RetryPolicy;
+import dev.zerodrop.dlq.DeadLetterQueue;
 import dev.zerodrop.ingest.GroupCommit;
 import dev.zerodrop.store.AppStore;
 import dev.zerodrop.store.AttemptStore;
 import dev.zerodrop.store.Database;
 import dev.zerodrop.store.DeliveryStore;
+import dev.zerodrop.store.DlqStore;
 import dev.zerodrop.store.EmbeddedDatabase;
 import dev.zerodrop.store.EndpointStore;
 import dev.zerodrop.store.EventTypeStore;
@@ -54,9 +56,11 @@ public final class Server implements AutoCloseable {
     private final AlertEngine alerts;
     private final ScheduledExecutorService maintenance;
     private final String jdbcUrl;
+    private final DeadLetterQueue dlq;
 
     private Server(EmbeddedDatabase embedded, Database db, WebhookClient client, Dispatcher dispatcher, ApiServer api,
-                   GroupCommit ingest, AlertEngine alerts, ScheduledExecutorService maintenance, String jdbcUrl) {
+                   GroupCommit ingest, AlertEngine alerts, ScheduledExecutorService maintenance, String jdbcUrl, DeadLetterQueue dlq) {
+        this.dlq = dlq;
         this.ingest = ingest;
         this.alerts = alerts;
         this.embedded = embedded;
@@ -111,12 +115,14 @@ public final class Server implements AutoCloseable {
         IdempotencyStore idempotency = new IdempotencyStore(jdbc);
         MessageStore messages = new MessageStore(jdbc);
         GroupCommit ingest = new GroupCommit(messages, cfg.ingestCommitters(), cfg.ingestBatch());
+        Runnable wake = d == null ? () -> {} : d::wake;
+        DeadLetterQueue dlq = new DeadLetterQueue(new DlqStore(jdbc), cfg.replayRate(), cfg.dlqRetention(), wake);
         Services services = new Services(new AppStore(jdbc), new EndpointStore(jdbc), messages, deliveries,
-                new AttemptStore(jdbc), new EventTypeStore(jdbc), guard, d == null ? () -> {} : d::wake, o.clock(), ingest);
+                new AttemptStore(jdbc), new EventTypeStore(jdbc), guard, wake, o.clock(), ingest, dlq);
         AlertStore alertStore = new AlertStore(jdbc);
         Notifier notifier = Notifier.create(services.apps(), services.endpoints(), messages, services.wake(), cfg.alertWebhookUrl(),
                 cfg.operationalWebhookUrl(), cfg.operationalWebhookSecret(), o.console(), o.clock().instant());
-        AlertEngine alerts = new AlertEngine(jdbc, alertStore, services.endpoints(), notifier, AlertEngine.ValueAtRisk.NONE, o.clock(),
+        AlertEngine alerts = new AlertEngine(jdbc, alertStore, services.endpoints(), notifier, dlq.store()::valueAtRisk, o.clock(),
                 cfg.autoDisableAfter()).start(cfg.alertInterval());
         ApiServer api = new ApiServer(cfg.host(), cfg.port(), tokens, idempotency, o.clock(), db::isReachable,
                 a -> {
@@ -132,8 +138,15 @@ public final class Server implements AutoCloseable {
                 log.warn("idempotency key purge failed: {}", e.getMessage());
             }
         }, 1, 10, TimeUnit.MINUTES);
+        maintenance.scheduleWithFixedDelay(() -> {
+            try {
+                dlq.applyRetention(o.clock().instant());
+            } catch (RuntimeException e) {
+                log.warn("dead-letter retention failed: {}", e.getMessage());
+            }
+        }, 2, 60, TimeUnit.MINUTES);
         log.info("ZeroDrop listening on http://{}:{} ({} database)", cfg.host(), api.port(), embedded != null ? "embedded" : "external");
-        return new Server(embedded, db, client, dispatcher, api, ingest, alerts, maintenance, url);
+        return new Server(embedded, db, client, dispatcher, api, ingest, alerts, maintenance, url, dlq);
     }
 
     private static void setUpAdminToken(Config cfg, TokenStore tokens, Options o) {
@@ -171,6 +184,11 @@ public final class Server implements AutoCloseable {
     /** The alert engine, so that tests can evaluate at a chosen instant. */
     public AlertEngine alerts() {
         return alerts;
+    }
+
+    /** The dead-letter queue, whose retention job runs hourly on the maintenance thread. */
+    public DeadLetterQueue deadLetterQueue() {
+        return dlq;
     }
 
     /**

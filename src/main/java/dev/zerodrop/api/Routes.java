@@ -16,5 +16,6 @@ public final class Routes {
         new EndpointRoutes(s).register(api);
         new MessageRoutes(s).register(api);
         new EventTypeRoutes(s).register(api);
+        new DlqRoutes(s).register(api);
     }
 }

@@ -12,4 +12,5 @@ import java.time.InstantSource;
 /** What the route handlers need. {@code wake} tells the local dispatcher that work is due. */
 public record Services(AppStore apps, EndpointStore endpoints, MessageStore messages, DeliveryStore deliveries,
                        AttemptStore attempts, EventTypeStore eventTypes, AddressGuard guard, Runnable wake,
-                       InstantSource clock, dev.zerodrop.ingest.GroupCommit ingest) {}
+                       InstantSource clock, dev.zerodrop.ingest.GroupCommit ingest,
+                       dev.zerodrop.dlq.DeadLetterQueue dlq) {}

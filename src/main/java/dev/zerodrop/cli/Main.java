@@ -34,6 +34,7 @@ public final class Main implements Runnable {
         cl.addSubcommand("serve", serveCommand());
         cl.addSubcommand("chaos", new ChaosCommand());
         cl.addSubcommand("bench", new BenchCommand());
+        cl.addSubcommand("dlq", new DlqCommand());
         cl.setCaseInsensitiveEnumValuesAllowed(true);
         return cl;
     }

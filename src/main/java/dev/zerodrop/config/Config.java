@@ -38,7 +38,9 @@ public record Config(
         Optional<String> operationalWebhookSecret,
         Duration alertInterval,
         Duration autoDisableAfter,
-        Duration shutdownGrace) {
+        Duration shutdownGrace,
+        int replayRate,
+        Duration dlqRetention) {
 
     /** Reads every knob from the environment only. */
     public static Config fromEnvironment() {
@@ -110,7 +112,21 @@ public record Config(
                 secret(v, Knob.OPERATIONAL_WEBHOOK_SECRET),
                 atLeast(parse(v, Knob.ALERT_INTERVAL, Durations::parse), Duration.ofMillis(100), Knob.ALERT_INTERVAL),
                 atLeast(parse(v, Knob.AUTO_DISABLE_AFTER, Durations::parse), Duration.ofSeconds(1), Knob.AUTO_DISABLE_AFTER),
-                parse(v, Knob.SHUTDOWN_GRACE, Durations::parse));
+                parse(v, Knob.SHUTDOWN_GRACE, Durations::parse),
+                intIn(v, Knob.REPLAY_RATE, 1, 100_000),
+                dlqRetention(v, schedule));
+    }
+
+    /** The DLQ retention must outlast the longest a delivery can take to die: the schedule's total with its jitter. */
+    private static Duration dlqRetention(Map<Knob, String> v, List<Duration> schedule) {
+        Duration retention = parse(v, Knob.DLQ_RETENTION, Durations::parse);
+        Duration total = schedule.stream().reduce(Duration.ZERO, Duration::plus);
+        Duration longest = Duration.ofMillis(Math.round(total.toMillis() * (1 + dev.zerodrop.dispatch.RetryPolicy.JITTER)));
+        if (retention.compareTo(longest) <= 0) {
+            throw new ConfigException(Knob.DLQ_RETENTION, "must be longer than the retry schedule's total with its +20% jitter ("
+                    + Durations.format(retention) + " <= " + Durations.format(longest) + ")");
+        }
+        return retention;
     }
 
 

@@ -35,7 +35,9 @@ public enum Knob {
     OPERATIONAL_WEBHOOK_SECRET("", "The whsec_ secret that signs operational webhooks. Unset: one is generated on first use and printed once."),
     ALERT_INTERVAL("10s", "How often alert rules are evaluated (by one node at a time)."),
     AUTO_DISABLE_AFTER("5d", "An endpoint that has failed without a single success for this long is disabled; its deliveries are held."),
-    SHUTDOWN_GRACE("10s", "On SIGTERM, how long in-flight deliveries may take before their leases are released.");
+    SHUTDOWN_GRACE("10s", "On SIGTERM, how long in-flight deliveries may take before their leases are released."),
+    REPLAY_RATE("50", "Replayed dead-letter deliveries that fall due per second per endpoint."),
+    DLQ_RETENTION("30d", "How long after its message was created a dead delivery stays in the dead-letter queue before it is discarded (reason 'retention'). Must exceed the retry schedule's total plus its 20% jitter.");
 
     private final String defaultValue;
     private final String description;

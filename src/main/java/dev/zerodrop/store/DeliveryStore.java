@@ -90,7 +90,8 @@ public final class DeliveryStore {
                SET state = CASE WHEN w.state = 'pending' AND w.disabled THEN 'held' ELSE w.state END,
                    next_attempt_at = CASE WHEN w.state = 'pending' AND NOT w.disabled THEN w.next ELSE NULL END,
                    attempts = w.attempt_no, budget_base = d.budget_base + w.refund, manual = false,
-                   lease_expires_at = NULL, updated_at = ?
+                   lease_expires_at = NULL, updated_at = ?,
+                   state_changed_at = CASE WHEN w.state = 'dead' THEN ?::timestamptz ELSE d.state_changed_at END
               FROM won w
              WHERE d.id = w.id
             RETURNING d.id""";
@@ -150,6 +151,7 @@ public final class DeliveryStore {
             ps.setArray(5, c.createArrayOf("integer", attemptNos));
             ps.setArray(6, c.createArrayOf("integer", refunds));
             ps.setObject(7, java.time.OffsetDateTime.ofInstant(now, java.time.ZoneOffset.UTC));
+            ps.setObject(8, java.time.OffsetDateTime.ofInstant(now, java.time.ZoneOffset.UTC)); // state_changed_at
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) won.add(rs.getLong(1));
             }

@@ -17,6 +17,12 @@ public record PageRequest(int limit, String iterator, boolean descending) {
 
     <T> Page<T> run(Jdbc jdbc, String select, String idColumn, List<Object> params,
                     Jdbc.RowMapper<T> mapper, java.util.function.Function<T, String> idOf) {
+        return run(jdbc, select, idColumn, params, mapper, idOf, c -> c);
+    }
+
+    /** As above, for an id column that is not text: {@code cursorValue} turns the iterator into its value. */
+    <T> Page<T> run(Jdbc jdbc, String select, String idColumn, List<Object> params, Jdbc.RowMapper<T> mapper,
+                    java.util.function.Function<T, String> idOf, java.util.function.Function<String, Object> cursorValue) {
         boolean backwards = iterator != null && iterator.startsWith("-");
         String cursor = iterator == null || iterator.isEmpty() ? null : (backwards ? iterator.substring(1) : iterator);
         // Walking backwards flips the scan direction; the rows are reversed again below.
@@ -26,7 +32,7 @@ public record PageRequest(int limit, String iterator, boolean descending) {
         if (cursor != null) {
             sql.append(" AND "); // every select passed in has a WHERE clause
             sql.append(idColumn).append(scanDescending ? " < ?" : " > ?");
-            p.add(cursor);
+            p.add(cursorValue.apply(cursor));
         }
         sql.append(" ORDER BY ").append(idColumn).append(scanDescending ? " DESC" : " ASC").append(" LIMIT ?");
         p.add(limit + 1);

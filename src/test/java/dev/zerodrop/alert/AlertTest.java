@@ -51,15 +51,22 @@ class AlertTest {
              Receiver target = new Receiver((req, n) -> Receiver.status(500));
              TestServer zd = TestServer.start(knobs(db, slack, ops), TestServer.quiet(Server.Options.defaults()))) {
             String app = zd.createApp("payments");
+            assertThat(zd.call("PUT", "/api/v1/app/" + app + "/money", Map.of("amountPointer", "/amount", "currencyPointer", "/currency",
+                    "minorUnitScale", 2)).status()).isLessThan(300);
             var ep = zd.createEndpoint(app, Map.of("url", target.url("/hook")));
             List<String> msgs = new java.util.ArrayList<>();
-            for (int i = 0; i < 3; i++) msgs.add(zd.post("/api/v1/app/" + app + "/msg", Map.of("eventType", "payment.failed", "payload", Map.of("i", i))).get("id").asText());
+            for (int i = 0; i < 3; i++) {
+                msgs.add(zd.post("/api/v1/app/" + app + "/msg", Map.of("eventType", "payment.failed",
+                        "payload", Map.of("i", i, "amount", 273817 + i, "currency", "USD"))).get("id").asText());
+            }
             await().atMost(Duration.ofSeconds(20)).until(() -> msgs.stream().allMatch(m -> zd.deliveryState(app, m).equals("dead")));
             await().atMost(Duration.ofSeconds(10)).until(() -> count(slack, "kind", "delivery.dead") >= 1);
             // Several evaluations later, still exactly one alert for the episode.
             await().during(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(5)).until(() -> count(slack, "kind", "delivery.dead") == 1);
             JsonNode fired = bodies(slack).stream().filter(b -> b.path("alert").path("kind").asText().equals("delivery.dead")).findFirst().orElseThrow();
             assertThat(fired.get("text").asText()).contains("dead-letter queue");
+            // The money at risk: 2,738.17 + 2,738.18 + 2,738.19 dollars, if all three were dead at the first evaluation.
+            assertThat(fired.get("text").asText()).containsPattern("worth \\$[0-9,]+\\.[0-9]{2}");
             assertThat(fired.get("alert").get("state").asText()).isEqualTo("firing");
 
             // Operational webhooks: one message.attempt.exhausted per dead delivery, signed with the configured secret.

@@ -41,6 +41,7 @@ class QueryPlanTest {
             ps.setArray(5, c.createArrayOf("integer", ids.stream().map(x -> 1).toArray()));
             ps.setArray(6, c.createArrayOf("integer", ids.stream().map(x -> 0).toArray()));
             ps.setObject(7, java.time.OffsetDateTime.now());
+            ps.setObject(8, java.time.OffsetDateTime.now());
             StringBuilder sb = new StringBuilder();
             try (var rs = ps.executeQuery()) {
                 while (rs.next()) sb.append(rs.getString(1)).append('\n');
