@@ -3,6 +3,10 @@ package dev.zerodrop;
 import dev.zerodrop.alert.AlertEngine;
 import dev.zerodrop.alert.Notifier;
 import dev.zerodrop.api.AlertRoutes;
+import dev.zerodrop.api.AuditRoutes;
+import dev.zerodrop.audit.Audit;
+import dev.zerodrop.store.AuditStore;
+import java.time.Duration;
 import dev.zerodrop.api.ApiServer;
 import dev.zerodrop.store.AlertStore;
 import dev.zerodrop.api.Routes;
@@ -119,6 +123,7 @@ public final class Server implements AutoCloseable {
         DeadLetterQueue dlq = new DeadLetterQueue(new DlqStore(jdbc), cfg.replayRate(), cfg.dlqRetention(), wake);
         Services services = new Services(new AppStore(jdbc), new EndpointStore(jdbc), messages, deliveries,
                 new AttemptStore(jdbc), new EventTypeStore(jdbc), guard, wake, o.clock(), ingest, dlq);
+        Audit audit = new Audit(new AuditStore(jdbc), cfg.stuckLeaseGrace());
         AlertStore alertStore = new AlertStore(jdbc);
         Notifier notifier = Notifier.create(services.apps(), services.endpoints(), messages, services.wake(), cfg.alertWebhookUrl(),
                 cfg.operationalWebhookUrl(), cfg.operationalWebhookSecret(), o.console(), o.clock().instant());
@@ -128,25 +133,27 @@ public final class Server implements AutoCloseable {
                 a -> {
                     Routes.register(a, services);
                     new AlertRoutes(alertStore, services.apps(), o.clock()).register(a);
+                    new AuditRoutes(audit, services.apps(), o.clock()).register(a);
                 }).start();
 
         ScheduledExecutorService maintenance = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("zd-maintenance").daemon().factory());
-        maintenance.scheduleWithFixedDelay(() -> {
-            try {
-                idempotency.purge(o.clock().instant());
-            } catch (RuntimeException e) {
-                log.warn("idempotency key purge failed: {}", e.getMessage());
-            }
-        }, 1, 10, TimeUnit.MINUTES);
-        maintenance.scheduleWithFixedDelay(() -> {
-            try {
-                dlq.applyRetention(o.clock().instant());
-            } catch (RuntimeException e) {
-                log.warn("dead-letter retention failed: {}", e.getMessage());
-            }
-        }, 2, 60, TimeUnit.MINUTES);
+        every(maintenance, "idempotency key purge", Duration.ofMinutes(1), Duration.ofMinutes(10), () -> idempotency.purge(o.clock().instant()));
+        every(maintenance, "dead-letter retention", Duration.ofMinutes(2), Duration.ofHours(1), () -> dlq.applyRetention(o.clock().instant()));
+        every(maintenance, "audit counter fold", Duration.ofSeconds(10), Duration.ofSeconds(10), audit.store()::fold);
+        every(maintenance, "audit recount", Duration.ofMinutes(1), cfg.auditRecountInterval(), () -> audit.store().reconcile(o.clock().instant()));
         log.info("ZeroDrop listening on http://{}:{} ({} database)", cfg.host(), api.port(), embedded != null ? "embedded" : "external");
         return new Server(embedded, db, client, dispatcher, api, ingest, alerts, maintenance, url, dlq);
+    }
+
+    /** Runs a background job on the maintenance thread; a failure is logged and the job runs again next time. */
+    private static void every(ScheduledExecutorService executor, String name, Duration initial, Duration period, Runnable job) {
+        executor.scheduleWithFixedDelay(() -> {
+            try {
+                job.run();
+            } catch (RuntimeException e) {
+                log.warn("{} failed: {}", name, e.getMessage());
+            }
+        }, initial.toMillis(), period.toMillis(), TimeUnit.MILLISECONDS);
     }
 
     private static void setUpAdminToken(Config cfg, TokenStore tokens, Options o) {

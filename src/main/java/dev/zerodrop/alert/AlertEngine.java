@@ -42,6 +42,7 @@ public final class AlertEngine implements AutoCloseable {
 
     private final Jdbc jdbc;
     private final AlertStore store;
+    private final dev.zerodrop.store.AuditStore audit;
     private final EndpointStore endpoints;
     private final Notifier notifier;
     private final OperationalEvents operational;
@@ -54,6 +55,7 @@ public final class AlertEngine implements AutoCloseable {
                        InstantSource clock, Duration autoDisableAfter) {
         this.jdbc = jdbc;
         this.store = store;
+        this.audit = new dev.zerodrop.store.AuditStore(jdbc);
         this.endpoints = endpoints;
         this.notifier = notifier;
         this.operational = new OperationalEvents(jdbc, notifier);
@@ -171,13 +173,19 @@ public final class AlertEngine implements AutoCloseable {
                 for (Rule r : perApp.values()) k = Math.min(k, (int) r.threshold());
                 yield store.failingMessages(Math.max(1, k));
             }
+            case "audit.unaccounted" -> audit.unaccountedPerApp();
+            case "audit.stuck_leases" -> {
+                int grace = global != null ? global.windowSeconds() : 300;
+                yield audit.stuck(now, Duration.ofSeconds(grace)).stream()
+                        .map(s -> new Observation(s.appId(), s.endpointId(), s.count(), s.count())).toList();
+            }
             default -> List.of();
         };
     }
 
     static boolean violates(String kind, Rule r, Observation o) {
         return switch (kind) {
-            case "delivery.dead", "dlq.depth" -> o.value() > r.threshold();
+            case "delivery.dead", "dlq.depth", "audit.unaccounted", "audit.stuck_leases" -> o.value() > r.threshold();
             case "endpoint.failure_rate" -> o.total() >= r.minAttempts() && o.total() > 0 && o.value() / o.total() >= r.threshold();
             case "endpoint.disabled", "message.failing" -> o.value() > 0 || kind.equals("endpoint.disabled");
             default -> false;
@@ -197,6 +205,10 @@ public final class AlertEngine implements AutoCloseable {
             case "endpoint.disabled" -> "Endpoint " + o.subject() + " of " + app + " is disabled; its deliveries are held";
             case "message.failing" -> n + (n == 1 ? " message" : " messages") + " to endpoint " + o.subject() + " of " + app
                     + " failed " + Math.round(r.threshold()) + " or more attempts";
+            case "audit.unaccounted" -> "Audit: " + n + (n == 1 ? " accepted delivery" : " accepted deliveries") + " of " + app
+                    + " cannot be accounted for";
+            case "audit.stuck_leases" -> "Audit: " + n + (n == 1 ? " lease" : " leases") + " of endpoint " + o.subject() + " of " + app
+                    + " expired more than " + r.windowSeconds() + "s ago and were not rescued";
             default -> kind;
         };
     }

@@ -35,6 +35,7 @@ public final class Main implements Runnable {
         cl.addSubcommand("chaos", new ChaosCommand());
         cl.addSubcommand("bench", new BenchCommand());
         cl.addSubcommand("dlq", new DlqCommand());
+        cl.addSubcommand("audit", new AuditCommand());
         cl.setCaseInsensitiveEnumValuesAllowed(true);
         return cl;
     }

@@ -38,6 +38,8 @@ public record Config(
         Optional<String> operationalWebhookSecret,
         Duration alertInterval,
         Duration autoDisableAfter,
+        Duration auditRecountInterval,
+        Duration stuckLeaseGrace,
         Duration shutdownGrace,
         int replayRate,
         Duration dlqRetention) {
@@ -112,6 +114,8 @@ public record Config(
                 secret(v, Knob.OPERATIONAL_WEBHOOK_SECRET),
                 atLeast(parse(v, Knob.ALERT_INTERVAL, Durations::parse), Duration.ofMillis(100), Knob.ALERT_INTERVAL),
                 atLeast(parse(v, Knob.AUTO_DISABLE_AFTER, Durations::parse), Duration.ofSeconds(1), Knob.AUTO_DISABLE_AFTER),
+                atLeast(parse(v, Knob.AUDIT_RECOUNT_INTERVAL, Durations::parse), Duration.ofSeconds(1), Knob.AUDIT_RECOUNT_INTERVAL),
+                parse(v, Knob.STUCK_LEASE_GRACE, Durations::parse),
                 parse(v, Knob.SHUTDOWN_GRACE, Durations::parse),
                 intIn(v, Knob.REPLAY_RATE, 1, 100_000),
                 dlqRetention(v, schedule));

@@ -36,6 +36,8 @@ public enum Knob {
     ALERT_INTERVAL("10s", "How often alert rules are evaluated (by one node at a time)."),
     AUTO_DISABLE_AFTER("5d", "An endpoint that has failed without a single success for this long is disabled; its deliveries are held."),
     SHUTDOWN_GRACE("10s", "On SIGTERM, how long in-flight deliveries may take before their leases are released."),
+    AUDIT_RECOUNT_INTERVAL("1h", "How often the audit recounts the delivery rows against its counters (a full scan of the delivery table)."),
+    STUCK_LEASE_GRACE("5m", "How long past its expiry a lease may go unrescued before the audit reports it as stuck."),
     REPLAY_RATE("50", "Replayed dead-letter deliveries that fall due per second per endpoint."),
     DLQ_RETENTION("30d", "How long after its message was created a dead delivery stays in the dead-letter queue before it is discarded (reason 'retention'). Must exceed the retry schedule's total plus its 20% jitter.");
 

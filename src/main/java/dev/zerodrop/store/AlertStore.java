@@ -12,7 +12,8 @@ import java.util.Optional;
 
 /** Alert rules, alerts and their history, and the observations the rules are evaluated on. */
 public final class AlertStore {
-    public static final List<String> KINDS = List.of("delivery.dead", "dlq.depth", "endpoint.failure_rate", "endpoint.disabled", "message.failing");
+    public static final List<String> KINDS = List.of("delivery.dead", "dlq.depth", "endpoint.failure_rate", "endpoint.disabled", "message.failing",
+            "audit.unaccounted", "audit.stuck_leases");
 
     public record Rule(String id, String appId, String kind, double threshold, int windowSeconds, int minAttempts,
                        int cooldownSeconds, boolean enabled, Instant createdAt, Instant updatedAt) {}
@@ -41,7 +42,9 @@ public final class AlertStore {
                 {"dlq.depth", 100.0, 300, 1, 3600},
                 {"endpoint.failure_rate", 0.5, 300, 10, 3600},
                 {"endpoint.disabled", 0.0, 300, 1, 3600},
-                {"message.failing", 4.0, 300, 1, 3600}};
+                {"message.failing", 4.0, 300, 1, 3600},
+                {"audit.unaccounted", 0.0, 300, 1, 3600},
+                {"audit.stuck_leases", 0.0, 300, 1, 3600}};
         for (Object[] d : defaults) {
             jdbc.update("""
                     INSERT INTO alert_rule (id, app_id, kind, threshold, window_seconds, min_attempts, cooldown_seconds, created_at, updated_at)

@@ -1,0 +1,117 @@
+package dev.zerodrop.audit;
+
+import dev.zerodrop.store.AuditStore;
+import dev.zerodrop.store.AuditStore.Recount;
+import dev.zerodrop.store.AuditStore.Stuck;
+import dev.zerodrop.store.AuditStore.Tally;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * The zero-drop audit: at any moment, accepted deliveries = pending + sending + delivered + dead +
+ * discarded + held, per endpoint, per application and overall. {@code unaccounted} is whatever that
+ * equation misses, by the maintained counters now and by the last recount of the rows themselves.
+ */
+public final class Audit {
+    /** The counts of one scope (the server, an application or an endpoint). */
+    public record Counts(long accepted, long pending, long sending, long delivered, long dead, long discarded, long held,
+                         long unaccounted, long stuckLeases) {
+        static Counts of(Map<String, Long> n, long missing, long stuck) {
+            long accepted = n.getOrDefault("accepted", 0L);
+            long sum = 0;
+            for (String s : AuditStore.STATES) sum += n.getOrDefault(s, 0L);
+            return new Counts(accepted, n.getOrDefault("pending", 0L), n.getOrDefault("sending", 0L), n.getOrDefault("delivered", 0L),
+                    n.getOrDefault("dead", 0L), n.getOrDefault("discarded", 0L), n.getOrDefault("held", 0L),
+                    Math.abs(accepted - sum) + missing, stuck);
+        }
+    }
+
+    private final AuditStore store;
+    private final Duration stuckGrace;
+
+    public Audit(AuditStore store, Duration stuckGrace) {
+        this.store = store;
+        this.stuckGrace = stuckGrace;
+    }
+
+    public AuditStore store() {
+        return store;
+    }
+
+    /** The audit as a JSON-ready tree: overall counts at the top, then per application and endpoint. */
+    public Map<String, Object> report(String appId, Instant now) {
+        List<Tally> tallies = store.tallies(appId);
+        List<Recount> recounts = store.lastRecount(appId);
+        List<Stuck> stuck = store.stuck(now, stuckGrace);
+        Map<String, Map<String, Map<String, Long>>> byApp = new TreeMap<>();
+        Map<String, Long> total = new LinkedHashMap<>();
+        for (Tally t : tallies) {
+            byApp.computeIfAbsent(t.appId(), k -> new TreeMap<>()).computeIfAbsent(t.endpointId(), k -> new LinkedHashMap<>())
+                    .merge(t.state(), t.n(), Long::sum);
+            total.merge(t.state(), t.n(), Long::sum);
+        }
+        Map<String, Long> missing = new LinkedHashMap<>();
+        Instant checkedAt = null;
+        for (Recount r : recounts) {
+            missing.merge(r.endpointId(), Math.max(0, r.accepted() - r.found()), Long::sum);
+            checkedAt = r.checkedAt();
+        }
+        Map<String, Long> stuckBy = new LinkedHashMap<>();
+        for (Stuck s : stuck) {
+            if (appId == null || appId.equals(s.appId())) stuckBy.merge(s.endpointId(), s.count(), Long::sum);
+        }
+        List<Map<String, Object>> apps = new ArrayList<>();
+        long totalMissing = 0;
+        long totalStuck = 0;
+        for (var app : byApp.entrySet()) {
+            Map<String, Long> appTotal = new LinkedHashMap<>();
+            long appMissing = 0;
+            long appStuck = 0;
+            List<Map<String, Object>> eps = new ArrayList<>();
+            for (var ep : app.getValue().entrySet()) {
+                long m = missing.getOrDefault(ep.getKey(), 0L);
+                long st = stuckBy.getOrDefault(ep.getKey(), 0L);
+                ep.getValue().forEach((k, v) -> appTotal.merge(k, v, Long::sum));
+                appMissing += m;
+                appStuck += st;
+                Map<String, Object> e = new LinkedHashMap<>();
+                e.put("endpointId", ep.getKey());
+                e.putAll(asMap(Counts.of(ep.getValue(), m, st)));
+                eps.add(e);
+            }
+            totalMissing += appMissing;
+            totalStuck += appStuck;
+            Map<String, Object> a = new LinkedHashMap<>();
+            a.put("appId", app.getKey());
+            a.putAll(asMap(Counts.of(appTotal, appMissing, appStuck)));
+            a.put("endpoints", eps);
+            apps.add(a);
+        }
+        Map<String, Object> out = new LinkedHashMap<>(asMap(Counts.of(total, totalMissing, totalStuck)));
+        Instant oldest = store.oldestPending().orElse(null);
+        out.put("oldestPendingAgeSeconds", oldest == null ? 0 : Math.max(0, Duration.between(oldest, now).toSeconds()));
+        out.put("recountedAt", checkedAt == null ? null : checkedAt.toString());
+        out.put("stuckLeaseGraceSeconds", stuckGrace.toSeconds());
+        out.put("applications", apps);
+        return out;
+    }
+
+    static Map<String, Object> asMap(Counts c) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("accepted", c.accepted());
+        m.put("pending", c.pending());
+        m.put("sending", c.sending());
+        m.put("delivered", c.delivered());
+        m.put("dead", c.dead());
+        m.put("discarded", c.discarded());
+        m.put("held", c.held());
+        m.put("unaccounted", c.unaccounted());
+        m.put("stuckLeases", c.stuckLeases());
+        return m;
+    }
+}
