@@ -4,6 +4,8 @@ import dev.zerodrop.alert.AlertEngine;
 import dev.zerodrop.alert.Notifier;
 import dev.zerodrop.api.AlertRoutes;
 import dev.zerodrop.api.AuditRoutes;
+import dev.zerodrop.api.SloRoutes;
+import dev.zerodrop.slo.Slo;
 import dev.zerodrop.audit.Audit;
 import dev.zerodrop.store.AuditStore;
 import java.time.Duration;
@@ -134,6 +136,7 @@ public final class Server implements AutoCloseable {
                     Routes.register(a, services);
                     new AlertRoutes(alertStore, services.apps(), o.clock()).register(a);
                     new AuditRoutes(audit, services.apps(), o.clock()).register(a);
+                    new SloRoutes(new Slo(jdbc), services.apps(), services.endpoints(), o.clock()).register(a);
                 }).start();
 
         ScheduledExecutorService maintenance = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("zd-maintenance").daemon().factory());

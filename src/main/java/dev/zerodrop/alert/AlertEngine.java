@@ -43,6 +43,7 @@ public final class AlertEngine implements AutoCloseable {
     private final Jdbc jdbc;
     private final AlertStore store;
     private final dev.zerodrop.store.AuditStore audit;
+    private final dev.zerodrop.slo.Slo slo;
     private final EndpointStore endpoints;
     private final Notifier notifier;
     private final OperationalEvents operational;
@@ -50,12 +51,14 @@ public final class AlertEngine implements AutoCloseable {
     private final InstantSource clock;
     private final Duration autoDisableAfter;
     private final java.util.concurrent.ScheduledExecutorService loop;
+    private final Map<String, dev.zerodrop.slo.Slo.Evaluation> sloTitles = new java.util.concurrent.ConcurrentHashMap<>();
 
     public AlertEngine(Jdbc jdbc, AlertStore store, EndpointStore endpoints, Notifier notifier, ValueAtRisk valueAtRisk,
                        InstantSource clock, Duration autoDisableAfter) {
         this.jdbc = jdbc;
         this.store = store;
         this.audit = new dev.zerodrop.store.AuditStore(jdbc);
+        this.slo = new dev.zerodrop.slo.Slo(jdbc);
         this.endpoints = endpoints;
         this.notifier = notifier;
         this.operational = new OperationalEvents(jdbc, notifier);
@@ -67,6 +70,7 @@ public final class AlertEngine implements AutoCloseable {
 
     public AlertEngine start(Duration interval) {
         store.ensureDefaults(clock.instant());
+        slo.ensureDefaults(clock.instant());
         loop.scheduleWithFixedDelay(this::tick, interval.toMillis(), interval.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
         return this;
     }
@@ -174,6 +178,21 @@ public final class AlertEngine implements AutoCloseable {
                 yield store.failingMessages(Math.max(1, k));
             }
             case "audit.unaccounted" -> audit.unaccountedPerApp();
+            case "slo.burn" -> {
+                List<Observation> out = new ArrayList<>();
+                for (var e : slo.evaluate(now, null)) {
+                    int severity = switch (e.alert()) {
+                        case "page" -> 2;
+                        case "ticket" -> 1;
+                        default -> 0;
+                    };
+                    if (severity > 0) {
+                        out.add(new Observation(e.appId(), e.objective().id() + "/" + e.appId(), e.burnRates().getOrDefault("1h", 0.0), severity));
+                        sloTitles.put(e.objective().id() + "/" + e.appId(), e);
+                    }
+                }
+                yield out;
+            }
             case "audit.stuck_leases" -> {
                 int grace = global != null ? global.windowSeconds() : 300;
                 yield audit.stuck(now, Duration.ofSeconds(grace)).stream()
@@ -186,6 +205,7 @@ public final class AlertEngine implements AutoCloseable {
     static boolean violates(String kind, Rule r, Observation o) {
         return switch (kind) {
             case "delivery.dead", "dlq.depth", "audit.unaccounted", "audit.stuck_leases" -> o.value() > r.threshold();
+            case "slo.burn" -> o.total() > 0;
             case "endpoint.failure_rate" -> o.total() >= r.minAttempts() && o.total() > 0 && o.value() / o.total() >= r.threshold();
             case "endpoint.disabled", "message.failing" -> o.value() > 0 || kind.equals("endpoint.disabled");
             default -> false;
@@ -205,6 +225,12 @@ public final class AlertEngine implements AutoCloseable {
             case "endpoint.disabled" -> "Endpoint " + o.subject() + " of " + app + " is disabled; its deliveries are held";
             case "message.failing" -> n + (n == 1 ? " message" : " messages") + " to endpoint " + o.subject() + " of " + app
                     + " failed " + Math.round(r.threshold()) + " or more attempts";
+            case "slo.burn" -> {
+                var e = sloTitles.get(o.subject());
+                yield String.format(Locale.ROOT, "SLO %s (%.2f%% within %ds over %dd) of %s is burning its error budget: %s, %.1fx over 1h, %.1f%% of the budget left",
+                        e.objective().indicator(), 100 * e.objective().target(), e.objective().latencySeconds(), e.objective().windowDays(), app,
+                        o.total() >= 2 ? "page" : "ticket", e.burnRates().getOrDefault("1h", 0.0), 100 * e.budget().remainingFraction());
+            }
             case "audit.unaccounted" -> "Audit: " + n + (n == 1 ? " accepted delivery" : " accepted deliveries") + " of " + app
                     + " cannot be accounted for";
             case "audit.stuck_leases" -> "Audit: " + n + (n == 1 ? " lease" : " leases") + " of endpoint " + o.subject() + " of " + app

@@ -36,6 +36,7 @@ public final class Main implements Runnable {
         cl.addSubcommand("bench", new BenchCommand());
         cl.addSubcommand("dlq", new DlqCommand());
         cl.addSubcommand("audit", new AuditCommand());
+        cl.addSubcommand("slo", new SloCommand());
         cl.setCaseInsensitiveEnumValuesAllowed(true);
         return cl;
     }

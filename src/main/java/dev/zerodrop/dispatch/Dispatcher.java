@@ -292,7 +292,19 @@ public final class Dispatcher implements AutoCloseable {
         }
         var attempt = new AttemptRecord(Ids.attempt(started), c.id(), c.msgId(), c.endpointId(), c.appId(), attemptNo,
                 c.manual() ? 1 : 0, status, errorClass, result.status(), result.body(), result.durationMs(), c.url(), started);
-        return new Completion(c.id(), c.leaseToken(), state, next, disable, attempt);
+        return new Completion(c.id(), c.leaseToken(), state, next, disable, attempt, false, sli(c, state, attemptNo, started));
+    }
+
+    /** The indicator events of this outcome (operators' resends and replays are not the platform's). */
+    DeliveryStore.Sli sli(Claimed c, String state, int attemptNo, Instant started) {
+        if (c.manual()) return null;
+        long dispatchMs = -2;
+        if (attemptNo == 1 && c.dueAt() != null) dispatchMs = Math.max(0, java.time.Duration.between(c.dueAt(), started).toMillis());
+        boolean ended = state.equals("delivered") || state.equals("dead");
+        long deliveredMs = state.equals("delivered") && c.msgCreatedAt() != null
+                ? Math.max(0, java.time.Duration.between(c.msgCreatedAt(), clock.instant()).toMillis()) : -1;
+        if (dispatchMs < -1 && !ended) return null;
+        return new DeliveryStore.Sli(dispatchMs < -1 ? -1 : dispatchMs, ended, deliveredMs);
     }
 
     // ---- completing -----------------------------------------------------------------------------

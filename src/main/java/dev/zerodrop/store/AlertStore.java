@@ -13,7 +13,7 @@ import java.util.Optional;
 /** Alert rules, alerts and their history, and the observations the rules are evaluated on. */
 public final class AlertStore {
     public static final List<String> KINDS = List.of("delivery.dead", "dlq.depth", "endpoint.failure_rate", "endpoint.disabled", "message.failing",
-            "audit.unaccounted", "audit.stuck_leases");
+            "audit.unaccounted", "audit.stuck_leases", "slo.burn");
 
     public record Rule(String id, String appId, String kind, double threshold, int windowSeconds, int minAttempts,
                        int cooldownSeconds, boolean enabled, Instant createdAt, Instant updatedAt) {}
@@ -44,7 +44,8 @@ public final class AlertStore {
                 {"endpoint.disabled", 0.0, 300, 1, 3600},
                 {"message.failing", 4.0, 300, 1, 3600},
                 {"audit.unaccounted", 0.0, 300, 1, 3600},
-                {"audit.stuck_leases", 0.0, 300, 1, 3600}};
+                {"audit.stuck_leases", 0.0, 300, 1, 3600},
+                {"slo.burn", 0.0, 300, 1, 0}};
         for (Object[] d : defaults) {
             jdbc.update("""
                     INSERT INTO alert_rule (id, app_id, kind, threshold, window_seconds, min_attempts, cooldown_seconds, created_at, updated_at)

@@ -35,12 +35,24 @@ public final class DeliveryStore {
      * delivered, dead or held. The write only takes effect while {@code leaseToken} is still current.
      */
     public record Completion(long deliveryId, long leaseToken, String newState, Instant nextAttemptAt,
-                             boolean disableEndpoint, AttemptRecord attempt, boolean refundBudget) {
+                             boolean disableEndpoint, AttemptRecord attempt, boolean refundBudget, Sli sli) {
         public Completion(long deliveryId, long leaseToken, String newState, Instant nextAttemptAt,
                           boolean disableEndpoint, AttemptRecord attempt) {
-            this(deliveryId, leaseToken, newState, nextAttemptAt, disableEndpoint, attempt, false);
+            this(deliveryId, leaseToken, newState, nextAttemptAt, disableEndpoint, attempt, false, null);
+        }
+
+        public Completion(long deliveryId, long leaseToken, String newState, Instant nextAttemptAt,
+                          boolean disableEndpoint, AttemptRecord attempt, boolean refundBudget) {
+            this(deliveryId, leaseToken, newState, nextAttemptAt, disableEndpoint, attempt, refundBudget, null);
         }
     }
+
+    /**
+     * The service level indicator events of one outcome: the first attempt's dispatch latency (ms, or
+     * -1 when this is not a scheduled first attempt), and, when the delivery ended, its latency from
+     * acceptance to success (ms) or -1 when it went dead. {@code ended} false: no delivery event.
+     */
+    public record Sli(long dispatchMs, boolean ended, long deliveredMs) {}
 
     /** One attempt row. */
     public record AttemptRecord(String id, long deliveryId, String msgId, String endpointId, String appId, int attemptNo,
@@ -164,6 +176,7 @@ public final class DeliveryStore {
         }
         insertAttempts(c, rows);
         trackHealth(c, rows, now);
+        recordSli(c, completions, won);
         // Only an outcome that won its fence may disable an endpoint (410 Gone): a stale one changes nothing.
         for (Completion x : completions) {
             if (x.disableEndpoint() && won.contains(x.deliveryId())) {
@@ -171,6 +184,53 @@ public final class DeliveryStore {
             }
         }
         return superseded;
+    }
+
+    private static final long[] BOUNDS_MS = {1_000, 5_000, 30_000, 60_000, 300_000, 3_600_000};
+
+    /** Adds the winners' indicator events to the per-minute counts, one statement per batch. */
+    private static void recordSli(Connection c, List<Completion> completions, Set<Long> won) throws SQLException {
+        Map<String, long[]> sums = new java.util.HashMap<>();
+        for (Completion x : completions) {
+            Sli sli = x.sli();
+            if (sli == null || !won.contains(x.deliveryId())) continue;
+            AttemptRecord a = x.attempt();
+            String minute = a.createdAt().truncatedTo(java.time.temporal.ChronoUnit.MINUTES).toString();
+            if (sli.dispatchMs() >= 0) add(sums, a.appId() + "\t" + a.endpointId() + "\tdispatch_latency\t" + minute, sli.dispatchMs());
+            if (sli.ended()) add(sums, a.appId() + "\t" + a.endpointId() + "\tdelivery_success\t" + minute, sli.deliveredMs());
+        }
+        if (sums.isEmpty()) return;
+        int n = sums.size();
+        String[] apps = new String[n], eps = new String[n], inds = new String[n];
+        java.sql.Timestamp[] minutes = new java.sql.Timestamp[n];
+        Long[][] cols = new Long[7][n];
+        int i = 0;
+        for (var e : sums.entrySet()) {
+            String[] k = e.getKey().split("\t");
+            apps[i] = k[0];
+            eps[i] = k[1];
+            inds[i] = k[2];
+            minutes[i] = java.sql.Timestamp.from(Instant.parse(k[3]));
+            for (int j = 0; j < 7; j++) cols[j][i] = e.getValue()[j];
+            i++;
+        }
+        Jdbc.update(c, """
+                INSERT INTO sli_minute (app_id, endpoint_id, indicator, minute, total, le_1s, le_5s, le_30s, le_60s, le_300s, le_3600s)
+                SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::timestamptz[], ?::bigint[], ?::bigint[], ?::bigint[],
+                                     ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[])
+                ON CONFLICT (app_id, indicator, minute, endpoint_id) DO UPDATE SET
+                       total = sli_minute.total + EXCLUDED.total, le_1s = sli_minute.le_1s + EXCLUDED.le_1s,
+                       le_5s = sli_minute.le_5s + EXCLUDED.le_5s, le_30s = sli_minute.le_30s + EXCLUDED.le_30s,
+                       le_60s = sli_minute.le_60s + EXCLUDED.le_60s, le_300s = sli_minute.le_300s + EXCLUDED.le_300s,
+                       le_3600s = sli_minute.le_3600s + EXCLUDED.le_3600s""",
+                apps, eps, inds, minutes, cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6]);
+    }
+
+    /** One event of latency {@code ms} (negative: failed, meets no bound) into [total, le_1s .. le_3600s]. */
+    private static void add(Map<String, long[]> sums, String key, long ms) {
+        long[] s = sums.computeIfAbsent(key, k -> new long[7]);
+        s[0]++;
+        for (int j = 0; j < BOUNDS_MS.length; j++) if (ms >= 0 && ms <= BOUNDS_MS[j]) s[j + 1]++;
     }
 
     /**
