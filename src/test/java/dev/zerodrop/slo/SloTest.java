@@ -78,4 +78,28 @@ class SloTest {
             }
         }
     }
+
+    @Test
+    void objectivesAreManagedThroughTheApiWithClearErrors() throws Exception {
+        try (TestDatabase db = TestDatabase.create("slo_api")) {
+            Map<Knob, String> k = TestServer.defaults(db.url());
+            k.put(Knob.DISPATCH, "false");
+            try (TestServer zd = TestServer.start(k, TestServer.quiet(Server.Options.defaults()))) {
+                String app = zd.createApp("shop");
+                await().atMost(Duration.ofSeconds(10)).until(() -> zd.get("/api/v1/slo/objectives").get("data").size() == 2); // the defaults
+                var bad = zd.call("POST", "/api/v1/slo/objectives", Map.of("appId", app, "indicator", "delivery_success", "target", 1.5, "latencySeconds", 7));
+                assertThat(bad.status()).isEqualTo(422);
+                assertThat(bad.text()).contains("target").contains("latencySeconds");
+                assertThat(zd.call("POST", "/api/v1/slo/objectives", Map.of("appId", app, "indicator", "uptime", "target", 0.9)).status()).isEqualTo(422);
+                var created = zd.call("POST", "/api/v1/slo/objectives", Map.of("appId", app, "indicator", "delivery_success", "target", 0.999, "latencySeconds", 60));
+                assertThat(created.status()).isEqualTo(201);
+                assertThat(zd.call("POST", "/api/v1/slo/objectives", Map.of("appId", app, "indicator", "delivery_success", "target", 0.99)).status()).isEqualTo(409);
+                String id = created.json().get("id").asText();
+                assertThat(zd.call("PATCH", "/api/v1/slo/objectives/" + id, Map.of("target", 0.995)).json().get("target").asDouble()).isEqualTo(0.995);
+                String defaultId = zd.get("/api/v1/slo/objectives").get("data").get(0).get("id").asText();
+                assertThat(zd.call("DELETE", "/api/v1/slo/objectives/" + defaultId, null).status()).isEqualTo(409);
+                assertThat(zd.call("DELETE", "/api/v1/slo/objectives/" + id, null).status()).isEqualTo(204);
+            }
+        }
+    }
 }
