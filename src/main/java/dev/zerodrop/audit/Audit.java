@@ -65,6 +65,11 @@ public final class Audit {
         for (Stuck s : stuck) {
             if (appId == null || appId.equals(s.appId())) stuckBy.merge(s.endpointId(), s.count(), Long::sum);
         }
+        List<String> withPending = new ArrayList<>();
+        for (var app : byApp.values()) {
+            for (var ep : app.entrySet()) if (ep.getValue().getOrDefault("pending", 0L) > 0) withPending.add(ep.getKey());
+        }
+        Map<String, Instant> oldestByEndpoint = store.oldestPendingByEndpoint(withPending);
         List<Map<String, Object>> apps = new ArrayList<>();
         long totalMissing = 0;
         long totalStuck = 0;
@@ -72,6 +77,7 @@ public final class Audit {
             Map<String, Long> appTotal = new LinkedHashMap<>();
             long appMissing = 0;
             long appStuck = 0;
+            Instant appOldest = null;
             List<Map<String, Object>> eps = new ArrayList<>();
             for (var ep : app.getValue().entrySet()) {
                 long m = missing.getOrDefault(ep.getKey(), 0L);
@@ -82,6 +88,9 @@ public final class Audit {
                 Map<String, Object> e = new LinkedHashMap<>();
                 e.put("endpointId", ep.getKey());
                 e.putAll(asMap(Counts.of(ep.getValue(), m, st)));
+                Instant oldest = oldestByEndpoint.get(ep.getKey());
+                e.put("oldestPendingAgeSeconds", age(oldest, now));
+                if (oldest != null && (appOldest == null || oldest.isBefore(appOldest))) appOldest = oldest;
                 eps.add(e);
             }
             totalMissing += appMissing;
@@ -89,16 +98,22 @@ public final class Audit {
             Map<String, Object> a = new LinkedHashMap<>();
             a.put("appId", app.getKey());
             a.putAll(asMap(Counts.of(appTotal, appMissing, appStuck)));
+            a.put("oldestPendingAgeSeconds", age(appOldest, now));
             a.put("endpoints", eps);
             apps.add(a);
         }
         Map<String, Object> out = new LinkedHashMap<>(asMap(Counts.of(total, totalMissing, totalStuck)));
         Instant oldest = store.oldestPending().orElse(null);
-        out.put("oldestPendingAgeSeconds", oldest == null ? 0 : Math.max(0, Duration.between(oldest, now).toSeconds()));
+        out.put("oldestPendingAgeSeconds", age(oldest, now));
         out.put("recountedAt", checkedAt == null ? null : checkedAt.toString());
         out.put("stuckLeaseGraceSeconds", stuckGrace.toSeconds());
         out.put("applications", apps);
         return out;
+    }
+
+    /** Seconds since {@code due} (0 when nothing is pending, or it is not due yet). */
+    static long age(Instant due, Instant now) {
+        return due == null ? 0 : Math.max(0, Duration.between(due, now).toSeconds());
     }
 
     static Map<String, Object> asMap(Counts c) {

@@ -66,6 +66,18 @@ public final class AuditStore {
                 rs -> Jdbc.instant(rs, "next_attempt_at"));
     }
 
+    /** The due time of each endpoint's oldest pending delivery, by one index probe per endpoint. */
+    public java.util.Map<String, Instant> oldestPendingByEndpoint(List<String> endpointIds) {
+        java.util.Map<String, Instant> out = new java.util.HashMap<>();
+        if (endpointIds.isEmpty()) return out;
+        jdbc.query("""
+                SELECT e.id, (SELECT d.next_attempt_at FROM delivery d WHERE d.endpoint_id = e.id AND d.state = 'pending'
+                               ORDER BY d.next_attempt_at LIMIT 1) AS oldest
+                  FROM unnest(?::text[]) AS e(id)""",
+                rs -> out.put(rs.getString(1), Jdbc.instant(rs, "oldest")), (Object) endpointIds.toArray(String[]::new));
+        return out;
+    }
+
     /**
      * Recounts every endpoint's delivery rows against its 'accepted' counter, in one snapshot, and
      * stores the result. A full scan of the delivery table: run it on a slow schedule.

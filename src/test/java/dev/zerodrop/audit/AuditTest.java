@@ -89,9 +89,16 @@ class AuditTest {
                 zd.createEndpoint(app, Map.of("url", "https://example.com/hook"));
                 zd.post("/api/v1/app/" + app + "/msg", Map.of("eventType", "x", "payload", Map.of()));
                 assertThat(zd.get("/api/v1/audit").get("stuckLeases").asLong()).isZero();
+                // Not dispatched, so pending: its age shows per endpoint, per application and overall.
+                db.exec("UPDATE delivery SET next_attempt_at = now() - interval '10 minutes'");
+                JsonNode pending = zd.get("/api/v1/audit?app_id=" + app);
+                assertThat(pending.get("oldestPendingAgeSeconds").asLong()).isBetween(590L, 700L);
+                assertThat(pending.get("applications").get(0).get("oldestPendingAgeSeconds").asLong()).isBetween(590L, 700L);
+                assertThat(pending.get("applications").get(0).get("endpoints").get(0).get("oldestPendingAgeSeconds").asLong()).isBetween(590L, 700L);
                 db.exec("UPDATE delivery SET state = 'sending', lease_token = lease_token + 1, lease_expires_at = now() - interval '1 hour'");
                 JsonNode audit = zd.get("/api/v1/audit");
                 assertThat(audit.get("stuckLeases").asLong()).isEqualTo(1);
+                assertThat(audit.get("applications").get(0).get("endpoints").get(0).get("stuckLeases").asLong()).isEqualTo(1);
                 assertThat(audit.get("sending").asLong()).isEqualTo(1);
                 assertThat(audit.get("unaccounted").asLong()).isZero();
                 // No dispatcher runs here, so the alert is read from the history, not from a delivered notification.
