@@ -190,7 +190,8 @@ public final class DeliveryStore {
 
     /** Adds the winners' indicator events to the per-minute counts, one statement per batch. */
     private static void recordSli(Connection c, List<Completion> completions, Set<Long> won) throws SQLException {
-        Map<String, long[]> sums = new java.util.HashMap<>();
+        // Sorted, so that concurrent completers lock the counter rows in the same order and never deadlock.
+        Map<String, long[]> sums = new java.util.TreeMap<>();
         for (Completion x : completions) {
             Sli sli = x.sli();
             if (sli == null || !won.contains(x.deliveryId())) continue;
@@ -239,7 +240,7 @@ public final class DeliveryStore {
      */
     private static void trackHealth(Connection c, List<AttemptRecord> rows, Instant now) throws SQLException {
         if (rows.isEmpty()) return;
-        Map<String, Boolean> anySuccess = new java.util.HashMap<>();
+        Map<String, Boolean> anySuccess = new java.util.TreeMap<>(); // sorted: a stable lock order across nodes
         Map<String, Instant> firstFailure = new java.util.HashMap<>();
         for (AttemptRecord a : rows) {
             if (a.errorClass() != null && a.errorClass().equals("lost-lease")) continue; // says nothing about the endpoint
