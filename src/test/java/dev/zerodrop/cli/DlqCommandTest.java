@@ -9,8 +9,6 @@ import dev.zerodrop.chaos.Receiver;
 import dev.zerodrop.core.Json;
 import dev.zerodrop.testing.TestDatabase;
 import dev.zerodrop.testing.TestServer;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -18,7 +16,6 @@ import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import picocli.CommandLine;
 
 /** {@code zerodrop dlq ...} run in-process against a running node. */
 class DlqCommandTest {
@@ -37,24 +34,16 @@ class DlqCommandTest {
         if (db != null) db.close();
     }
 
-    record Run(int exit, String out, String err) {}
-
     /** Runs {@code zerodrop dlq <args> --url <server> --token <token>} and captures its output. */
-    static Run dlq(String... args) {
+    static CliRunner.Run dlq(String... args) {
         List<String> all = new ArrayList<>(List.of("dlq"));
         all.addAll(List.of(args));
         all.addAll(List.of("--url", zd.base(), "--token", TestServer.TOKEN));
-        return run(all.toArray(String[]::new));
+        return CliRunner.run(all.toArray(String[]::new));
     }
 
-    static Run run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        CommandLine cl = Main.commandLine();
-        cl.setOut(new PrintWriter(out, true));
-        cl.setErr(new PrintWriter(err, true));
-        int exit = cl.execute(args);
-        return new Run(exit, out.toString(), err.toString());
+    static CliRunner.Run run(String... args) {
+        return CliRunner.run(args);
     }
 
     @Test
@@ -65,7 +54,7 @@ class DlqCommandTest {
             for (int i = 0; i < 2; i++) zd.post("/api/v1/app/" + app + "/msg", Map.of("eventType", "order.paid", "payload", Map.of("i", i)));
             await().atMost(Duration.ofSeconds(30)).until(() -> zd.get("/api/v1/dlq?app_id=" + app).get("data").size() == 2);
 
-            Run list = dlq("list", "--json", "--app", app);
+            CliRunner.Run list = dlq("list", "--json", "--app", app);
             assertThat(list.exit()).as(list.err()).isZero();
             JsonNode page = Json.MAPPER.readTree(list.out());
             assertThat(page.get("data")).hasSize(2);
@@ -73,59 +62,59 @@ class DlqCommandTest {
             String second = page.get("data").get(1).get("id").asText();
             assertThat(page.get("data").get(0).get("lastAttempt").get("errorClass").asText()).isEqualTo("http");
 
-            Run table = dlq("list", "--app", app, "--error-class", "http", "--since", "1h");
+            CliRunner.Run table = dlq("list", "--app", app, "--error-class", "http", "--since", "1h");
             assertThat(table.exit()).as(table.err()).isZero();
             assertThat(table.out()).contains("ID", "LAST ERROR", first, second, "order.paid", "http 500");
 
-            Run show = dlq("show", first);
+            CliRunner.Run show = dlq("show", first);
             assertThat(show.exit()).as(show.err()).isZero();
             assertThat(show.out()).contains("state", "dead", "\"i\"", "scheduled");
             assertThat(show.out().lines().filter(l -> l.contains("http") && l.contains("500"))).hasSize(4);
 
             r.script((req, previous) -> Receiver.ok());
-            Run replay = dlq("replay", first);
+            CliRunner.Run replay = dlq("replay", first);
             assertThat(replay.exit()).as(replay.err()).isZero();
             assertThat(replay.out()).contains("Replayed 1 delivery.", first);
             await().atMost(Duration.ofSeconds(10)).until(() -> r.requests().size() == 9);
             await().atMost(Duration.ofSeconds(10)).until(() -> zd.get("/api/v1/dlq/" + first).get("delivery").get("state").asText().equals("delivered"));
             assertThat(dlq("replay", first).out()).contains("Replayed 0 deliveries.");
 
-            Run json = dlq("replay", "--json", "--app", app, "--error-class", "timeout");
+            CliRunner.Run json = dlq("replay", "--json", "--app", app, "--error-class", "timeout");
             assertThat(Json.MAPPER.readTree(json.out()).get("replayed").asInt()).isZero();
 
-            Run noReason = dlq("discard", second);
+            CliRunner.Run noReason = dlq("discard", second);
             assertThat(noReason.exit()).isEqualTo(2);
             assertThat(noReason.err()).contains("--reason");
-            Run discard = dlq("discard", second, "--reason", "duplicate order");
+            CliRunner.Run discard = dlq("discard", second, "--reason", "duplicate order");
             assertThat(discard.exit()).as(discard.err()).isZero();
             assertThat(discard.out()).contains("Discarded 1 delivery.");
             assertThat(dlq("list", "--app", app, "--state", "discarded").out()).contains(second, "duplicate order");
             assertThat(dlq("list", "--app", app).out()).contains("No dead deliveries.");
 
-            Run stats = dlq("stats", "--app", app);
+            CliRunner.Run stats = dlq("stats", "--app", app);
             assertThat(stats.out()).contains("discarded", "STATE");
         }
     }
 
     @Test
     void failuresAreOneLineOnStderrWithAnExitCode() {
-        Run noSelector = dlq("replay");
+        CliRunner.Run noSelector = dlq("replay");
         assertThat(noSelector.exit()).isEqualTo(2);
         assertThat(noSelector.err()).startsWith("zerodrop: ").contains("--app");
 
-        Run missing = dlq("show", "dlv_987654321");
+        CliRunner.Run missing = dlq("show", "dlv_987654321");
         assertThat(missing.exit()).isEqualTo(1);
         assertThat(missing.err().strip()).startsWith("zerodrop: GET /api/v1/dlq/dlv_987654321 answered 404: not_found").doesNotContain("\n");
 
-        Run badToken = run("dlq", "list", "--url", zd.base(), "--token", "wrong-token-0123456789");
+        CliRunner.Run badToken = run("dlq", "list", "--url", zd.base(), "--token", "wrong-token-0123456789");
         assertThat(badToken.exit()).isEqualTo(1);
         assertThat(badToken.err()).contains("401", "authentication_failed");
 
-        Run noToken = run("dlq", "list", "--url", zd.base(), "--token", "");
+        CliRunner.Run noToken = run("dlq", "list", "--url", zd.base(), "--token", "");
         assertThat(noToken.exit()).isEqualTo(2);
         assertThat(noToken.err()).contains("ZERODROP_TOKEN");
 
-        Run badTime = dlq("list", "--since", "yesterday");
+        CliRunner.Run badTime = dlq("list", "--since", "yesterday");
         assertThat(badTime.exit()).isEqualTo(2);
         assertThat(badTime.err()).contains("--since");
     }
