@@ -71,6 +71,7 @@ public final class Main implements Runnable {
             System.err.println("zerodrop: invalid configuration: " + e.getMessage());
             return 2;
         }
+        Logging.apply(cfg.logFormat());
         Server server;
         try {
             server = Server.start(cfg);
