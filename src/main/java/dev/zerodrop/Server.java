@@ -10,6 +10,7 @@ import dev.zerodrop.audit.Audit;
 import dev.zerodrop.store.AuditStore;
 import java.time.Duration;
 import dev.zerodrop.api.ApiServer;
+import dev.zerodrop.api.ObservabilityRoutes;
 import dev.zerodrop.store.AlertStore;
 import dev.zerodrop.api.Routes;
 import dev.zerodrop.api.Services;
@@ -21,6 +22,7 @@ import dev.zerodrop.dispatch.Dispatcher;
 import dev.zerodrop.dispatch.RetryPolicy;
 import dev.zerodrop.dlq.DeadLetterQueue;
 import dev.zerodrop.ingest.GroupCommit;
+import dev.zerodrop.metrics.Metrics;
 import dev.zerodrop.store.AppStore;
 import dev.zerodrop.store.AttemptStore;
 import dev.zerodrop.store.Database;
@@ -31,6 +33,7 @@ import dev.zerodrop.store.EndpointStore;
 import dev.zerodrop.store.EventTypeStore;
 import dev.zerodrop.store.IdempotencyStore;
 import dev.zerodrop.store.MessageStore;
+import dev.zerodrop.store.QueueStore;
 import dev.zerodrop.store.TokenStore;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -46,10 +49,23 @@ import org.slf4j.LoggerFactory;
 public final class Server implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Server.class);
 
-    /** Hooks for embedding and tests. */
-    public record Options(InstantSource clock, DispatchListener listener, Dispatcher.SendHook sendHook, PrintStream console) {
+    /**
+     * Hooks for embedding and tests. {@code metrics} null (the default) gives the server metrics of
+     * its own; a given one must serve that one server only, which closes it (its registry can still
+     * be read).
+     */
+    public record Options(InstantSource clock, DispatchListener listener, Dispatcher.SendHook sendHook, PrintStream console,
+                          Metrics metrics) {
+        public Options(InstantSource clock, DispatchListener listener, Dispatcher.SendHook sendHook, PrintStream console) {
+            this(clock, listener, sendHook, console, null);
+        }
+
         public static Options defaults() {
             return new Options(InstantSource.system(), DispatchListener.NONE, Dispatcher.SendHook.NONE, System.out);
+        }
+
+        public Options withMetrics(Metrics metrics) {
+            return new Options(clock, listener, sendHook, console, metrics);
         }
     }
 
@@ -63,9 +79,12 @@ public final class Server implements AutoCloseable {
     private final ScheduledExecutorService maintenance;
     private final String jdbcUrl;
     private final DeadLetterQueue dlq;
+    private final Metrics metrics;
 
     private Server(EmbeddedDatabase embedded, Database db, WebhookClient client, Dispatcher dispatcher, ApiServer api,
-                   GroupCommit ingest, AlertEngine alerts, ScheduledExecutorService maintenance, String jdbcUrl, DeadLetterQueue dlq) {
+                   GroupCommit ingest, AlertEngine alerts, ScheduledExecutorService maintenance, String jdbcUrl, DeadLetterQueue dlq,
+                   Metrics metrics) {
+        this.metrics = metrics;
         this.dlq = dlq;
         this.ingest = ingest;
         this.alerts = alerts;
@@ -94,10 +113,12 @@ public final class Server implements AutoCloseable {
             embedded = EmbeddedDatabase.start(cfg.dataDir());
             url = embedded.jdbcUrl();
         }
+        Metrics metrics = o.metrics() == null ? new Metrics() : o.metrics();
         Database db;
         try {
-            db = Database.open(url, user, password, cfg.dbPoolSize());
+            db = Database.open(url, user, password, cfg.dbPoolSize(), metrics.hikari());
         } catch (RuntimeException e) {
+            metrics.close();
             if (embedded != null) embedded.close();
             throw e;
         }
@@ -114,13 +135,14 @@ public final class Server implements AutoCloseable {
             dispatcher = new Dispatcher(deliveries, client, new RetryPolicy(cfg.retrySchedule(), cfg.retryAfterMax()),
                     new Dispatcher.Settings(cfg.lease(), cfg.requestTimeout(), cfg.claimBatch(), cfg.maxInFlight(), cfg.endpointMaxInFlight(),
                             cfg.pollInterval(), cfg.shutdownGrace(), cfg.svixHeaders()),
-                    o.clock(), o.listener(), o.sendHook());
+                    o.clock(), DispatchListener.all(metrics, o.listener()), o.sendHook());
             dispatcher.start();
+            metrics.inFlight(dispatcher::inFlight);
         }
         Dispatcher d = dispatcher;
         IdempotencyStore idempotency = new IdempotencyStore(jdbc);
         MessageStore messages = new MessageStore(jdbc);
-        GroupCommit ingest = new GroupCommit(messages, cfg.ingestCommitters(), cfg.ingestBatch());
+        GroupCommit ingest = new GroupCommit(messages, cfg.ingestCommitters(), cfg.ingestBatch(), metrics);
         Runnable wake = d == null ? () -> {} : d::wake;
         DeadLetterQueue dlq = new DeadLetterQueue(new DlqStore(jdbc), cfg.replayRate(), cfg.dlqRetention(), wake);
         Services services = new Services(new AppStore(jdbc), new EndpointStore(jdbc), messages, deliveries,
@@ -133,6 +155,8 @@ public final class Server implements AutoCloseable {
                 cfg.autoDisableAfter()).start(cfg.alertInterval());
         ApiServer api = new ApiServer(cfg.host(), cfg.port(), tokens, idempotency, o.clock(), db::isReachable,
                 a -> {
+                    a.observe(metrics::httpRequest);
+                    new ObservabilityRoutes(metrics::scrape, Metrics.CONTENT_TYPE).register(a);
                     Routes.register(a, services);
                     new AlertRoutes(alertStore, services.apps(), o.clock()).register(a);
                     new AuditRoutes(audit, services.apps(), o.clock()).register(a);
@@ -144,8 +168,9 @@ public final class Server implements AutoCloseable {
         every(maintenance, "dead-letter retention", Duration.ofMinutes(2), Duration.ofHours(1), () -> dlq.applyRetention(o.clock().instant()));
         every(maintenance, "audit counter fold", Duration.ofSeconds(10), Duration.ofSeconds(10), audit.store()::fold);
         every(maintenance, "audit recount", Duration.ofMinutes(1), cfg.auditRecountInterval(), () -> audit.store().reconcile(o.clock().instant()));
+        metrics.watchQueue(new QueueStore(jdbc), o.clock());
         log.info("ZeroDrop listening on http://{}:{} ({} database)", cfg.host(), api.port(), embedded != null ? "embedded" : "external");
-        return new Server(embedded, db, client, dispatcher, api, ingest, alerts, maintenance, url, dlq);
+        return new Server(embedded, db, client, dispatcher, api, ingest, alerts, maintenance, url, dlq, metrics);
     }
 
     /** Runs a background job on the maintenance thread; a failure is logged and the job runs again next time. */
@@ -196,6 +221,11 @@ public final class Server implements AutoCloseable {
         return alerts;
     }
 
+    /** This node's metrics, as {@code GET /metrics} serves them. */
+    public Metrics metrics() {
+        return metrics;
+    }
+
     /** The dead-letter queue, whose retention job runs hourly on the maintenance thread. */
     public DeadLetterQueue deadLetterQueue() {
         return dlq;
@@ -218,6 +248,7 @@ public final class Server implements AutoCloseable {
         ingest.close();
         if (dispatcher != null) dispatcher.close();
         client.close();
+        metrics.close();
         db.close();
         if (embedded != null) {
             try {

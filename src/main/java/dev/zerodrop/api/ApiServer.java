@@ -27,6 +27,7 @@ public final class ApiServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ApiServer.class);
     static final String SCOPE_ATTR = "zd.scope";
     static final String IDEMPOTENCY_ATTR = "zd.idempotency";
+    private static final String STARTED_ATTR = "zd.started";
 
     /** A handler's answer: a status and a body (an object to serialise, raw JSON bytes, or null). */
     public record Reply(int status, Object body) {
@@ -37,6 +38,20 @@ public final class ApiServer implements AutoCloseable {
         static Reply noContent() {
             return new Reply(204, null);
         }
+
+        /** A body sent as it is, with its own content type (not JSON). */
+        static Reply text(int status, String contentType, String text) {
+            return new Reply(status, new Text(contentType, text));
+        }
+    }
+
+    /** A non-JSON body. */
+    record Text(String contentType, String text) {}
+
+    /** Observes every answered request (metrics): {@code route} is the matched route template, never the raw path. */
+    @FunctionalInterface
+    public interface RequestObserver {
+        void observed(String method, String route, int status, long nanos);
     }
 
     @FunctionalInterface
@@ -102,6 +117,33 @@ public final class ApiServer implements AutoCloseable {
     }
 
     // ---- routing --------------------------------------------------------------------------------
+
+    /**
+     * Times every request from here on and reports it to {@code observer} once answered, errors
+     * included. Call it from the routes callback, before the routes to time.
+     */
+    public void observe(RequestObserver observer) {
+        pending.routes.before(ctx -> ctx.attribute(STARTED_ATTR, System.nanoTime()));
+        pending.routes.after(ctx -> {
+            Long started = ctx.attribute(STARTED_ATTR);
+            if (started == null) return;
+            try {
+                observer.observed(ctx.method().name(), routeOf(ctx), ctx.statusCode(), System.nanoTime() - started);
+            } catch (RuntimeException e) {
+                log.debug("request observer failed: {}", e.getMessage());
+            }
+        });
+    }
+
+    /** The matched route template ({@code /api/v1/app/{app_id}}), or {@code unmatched}: raw paths would be unbounded labels. */
+    private static String routeOf(Context ctx) {
+        try {
+            var e = ctx.endpoints().matchedHttpEndpoint();
+            return e == null ? "unmatched" : e.path;
+        } catch (RuntimeException e) {
+            return "unmatched";
+        }
+    }
 
     /** Registers a public route (no token needed). */
     void open(HandlerType method, String path, Action action) {
@@ -207,6 +249,10 @@ public final class ApiServer implements AutoCloseable {
 
     private static void respond(Context ctx, Reply reply) {
         ctx.status(reply.status());
+        if (reply.body() instanceof Text t) {
+            ctx.contentType(t.contentType()).result(t.text());
+            return;
+        }
         byte[] body = bytes(reply.body());
         if (body != null && reply.status() != 204) ctx.contentType("application/json").result(body);
     }

@@ -58,7 +58,7 @@ public final class Main implements Runnable {
         for (Knob k : Knob.values()) {
             String dflt = k.defaultValue().isEmpty() ? "unset" : k.defaultValue();
             OptionSpec o = OptionSpec.builder(k.flag()).paramLabel("<value>").type(String.class)
-                    .description(k.description(), "Env: " + k.env() + ". Default: " + dflt + ".").build();
+                    .description(k.description().replace("%", "%%"), "Env: " + k.env() + ". Default: " + dflt + ".").build();
             options.put(k, o);
             spec.addOption(o);
         }
@@ -73,6 +73,7 @@ public final class Main implements Runnable {
             System.err.println("zerodrop: invalid configuration: " + e.getMessage());
             return 2;
         }
+        Logging.apply(cfg.logFormat());
         Server server;
         try {
             server = Server.start(cfg);

@@ -1,5 +1,8 @@
 package dev.zerodrop.dispatch;
 
+import java.time.Duration;
+import java.util.List;
+
 /**
  * Observes the dispatcher. Every method defaults to a no-op, so an observer (metrics, tests) can
  * never break the hot path.
@@ -18,4 +21,57 @@ public interface DispatchListener {
 
     /** A background loop failed and will retry. */
     default void loopError(String loop, RuntimeException e) {}
+
+    /**
+     * The outcome of one HTTP attempt was recorded (it won its fence; superseded outcomes are only
+     * counted by {@link #completed}). {@code outcome} is {@code delivered}, {@code retry}, {@code dead}
+     * or {@code held}; {@code errorClass} is an {@code ErrorClass} label, or null when delivered;
+     * {@code duration} is the HTTP request's; {@code sinceAccepted} runs from the message's creation
+     * to the record. Lost-lease attempts are reported by {@link #rescued} instead.
+     */
+    default void attempted(String outcome, String errorClass, Duration duration, Duration sinceAccepted) {}
+
+    /**
+     * Forwards every call to each of {@code listeners} in turn. A listener that throws is skipped for
+     * that call, so an observer can never break the dispatcher or starve the ones after it.
+     */
+    static DispatchListener all(DispatchListener... listeners) {
+        List<DispatchListener> ls = List.of(listeners);
+        return new DispatchListener() {
+            private void each(java.util.function.Consumer<DispatchListener> call) {
+                for (DispatchListener l : ls) {
+                    try {
+                        call.accept(l);
+                    } catch (RuntimeException ignored) {
+                        // an observer's failure is its own
+                    }
+                }
+            }
+
+            @Override
+            public void claimed(int count) {
+                each(l -> l.claimed(count));
+            }
+
+            @Override
+            public void completed(int committed, int superseded) {
+                each(l -> l.completed(committed, superseded));
+            }
+
+            @Override
+            public void rescued(int count) {
+                each(l -> l.rescued(count));
+            }
+
+            @Override
+            public void loopError(String loop, RuntimeException e) {
+                each(l -> l.loopError(loop, e));
+            }
+
+            @Override
+            public void attempted(String outcome, String errorClass, Duration duration, Duration sinceAccepted) {
+                each(l -> l.attempted(outcome, errorClass, duration, sinceAccepted));
+            }
+        };
+    }
 }

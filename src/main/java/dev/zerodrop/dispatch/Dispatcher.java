@@ -30,6 +30,7 @@ import java.util.concurrent.locks.ReentrantLock;
 import java.util.random.RandomGenerator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.slf4j.spi.LoggingEventBuilder;
 
 /**
  * The heart of ZeroDrop. One claim loop leases due deliveries in batches; each leased delivery is
@@ -77,7 +78,7 @@ public final class Dispatcher implements AutoCloseable {
     private final Set<String> saturated = ConcurrentHashMap.newKeySet();
     private final Map<String, RateLimiter> limiters = new ConcurrentHashMap<>();
     private final Map<Long, Claimed> active = new ConcurrentHashMap<>();
-    private final LinkedBlockingQueue<Completion> completions = new LinkedBlockingQueue<>();
+    private final LinkedBlockingQueue<Outcome> completions = new LinkedBlockingQueue<>();
     private final ExecutorService senders = Executors.newVirtualThreadPerTaskExecutor();
 
     private final ReentrantLock lock = new ReentrantLock();
@@ -98,7 +99,7 @@ public final class Dispatcher implements AutoCloseable {
         this.policy = policy;
         this.settings = settings;
         this.clock = clock;
-        this.listener = listener;
+        this.listener = DispatchListener.all(listener); // an observer that throws must not fail a recorded batch
         this.hook = hook;
         this.inFlight = new Semaphore(settings.maxInFlight());
     }
@@ -224,13 +225,13 @@ public final class Dispatcher implements AutoCloseable {
             }
             hook.afterSend(c);
             active.remove(c.id());
-            completions.add(completion(c, result, started));
+            completions.add(new Outcome(completion(c, result, started), c.msgCreatedAt()));
         } catch (InterruptedException e) {
             leaveLeased = true;
             Thread.currentThread().interrupt();
         } catch (RuntimeException e) {
             // A bug, not a receiver failure: leave the lease to expire so the rescuer records it.
-            log.error("unexpected error sending delivery {}", c.id(), e);
+            ids(log.atError(), c.id(), c.msgId(), c.endpointId(), c.appId()).setCause(e).log("unexpected error sending delivery {}", c.id());
         } finally {
             slot.release();
             if (saturated.remove(c.endpointId())) wake(); // its held-back deliveries can go now
@@ -244,7 +245,8 @@ public final class Dispatcher implements AutoCloseable {
             store.release(List.of(c), dueAt, clock.instant());
             wakeAt(dueAt);
         } catch (RuntimeException e) {
-            log.warn("could not release delivery {}; its lease will expire: {}", c.id(), e.getMessage());
+            ids(log.atWarn(), c.id(), c.msgId(), c.endpointId(), c.appId())
+                    .log("could not release delivery {}; its lease will expire: {}", c.id(), e.getMessage());
         }
     }
 
@@ -309,13 +311,16 @@ public final class Dispatcher implements AutoCloseable {
 
     // ---- completing -----------------------------------------------------------------------------
 
+    /** An outcome waiting for the completer, with when its message was accepted (for the listener). */
+    private record Outcome(Completion completion, Instant msgCreatedAt) {}
+
     private void completeLoop() {
-        List<Completion> batch = new ArrayList<>(COMPLETION_BATCH);
+        List<Outcome> batch = new ArrayList<>(COMPLETION_BATCH);
         Duration backoff = Duration.ofMillis(100);
         while (running.get() || !completions.isEmpty() || !batch.isEmpty()) {
             try {
                 if (batch.isEmpty()) {
-                    Completion first = completions.poll(200, TimeUnit.MILLISECONDS);
+                    Outcome first = completions.poll(200, TimeUnit.MILLISECONDS);
                     if (first == null) continue;
                     batch.add(first);
                     completions.drainTo(batch, COMPLETION_BATCH - 1);
@@ -338,41 +343,61 @@ public final class Dispatcher implements AutoCloseable {
                 // cannot hold the others back.
                 listener.loopError("complete", e);
                 log.error("recording a batch of {} outcomes failed ({}); recording them one by one", batch.size(), e.getMessage());
-                for (Completion x : batch) recordAlone(x);
+                for (Outcome x : batch) recordAlone(x);
                 batch.clear();
             }
         }
     }
 
-    private void record(List<Completion> batch) {
-        Set<Long> superseded = store.complete(batch, clock.instant());
+    private void record(List<Outcome> batch) {
+        Instant now = clock.instant();
+        Set<Long> superseded = store.complete(batch.stream().map(Outcome::completion).toList(), now);
         listener.completed(batch.size() - superseded.size(), superseded.size());
-        for (Completion x : batch) {
+        for (Outcome o : batch) {
+            Completion x = o.completion();
+            var a = x.attempt();
             if (superseded.contains(x.deliveryId())) {
-                log.warn("superseded outcome of delivery {} attempt {} ignored: its lease (token {}) was taken over",
-                        x.deliveryId(), x.attempt().attemptNo(), x.leaseToken());
-            } else if (x.nextAttemptAt() != null) {
+                ids(log.atWarn(), x.deliveryId(), a.msgId(), a.endpointId(), a.appId())
+                        .log("superseded outcome of delivery {} attempt {} ignored: its lease (token {}) was taken over",
+                                x.deliveryId(), a.attemptNo(), x.leaseToken());
+                continue;
+            }
+            String outcome = "pending".equals(x.newState()) ? "retry" : x.newState();
+            listener.attempted(outcome, a.errorClass(), Duration.ofMillis(a.durationMs()), Duration.between(o.msgCreatedAt(), now));
+            if (x.nextAttemptAt() != null) {
                 wakeAt(x.nextAttemptAt());
+            } else if (!"delivered".equals(outcome)) {
+                ids(log.atInfo(), x.deliveryId(), a.msgId(), a.endpointId(), a.appId())
+                        .log("delivery {} is {} after attempt {} ({} error, response status {})", x.deliveryId(), outcome, a.attemptNo(),
+                                a.errorClass(), a.responseStatus());
             }
         }
     }
 
     /** Records one outcome; if even that fails, retries once without the receiver's response text. */
-    private void recordAlone(Completion x) {
+    private void recordAlone(Outcome o) {
+        Completion x = o.completion();
         try {
-            record(List.of(x));
+            record(List.of(o));
         } catch (RuntimeException first) {
             var a = x.attempt();
             var bare = new AttemptRecord(a.id(), a.deliveryId(), a.msgId(), a.endpointId(), a.appId(), a.attemptNo(), a.triggerType(),
                     a.status(), a.errorClass(), a.responseStatus(), "(response not storable)", a.durationMs(), a.url(), a.createdAt());
             try {
-                record(List.of(new Completion(x.deliveryId(), x.leaseToken(), x.newState(), x.nextAttemptAt(), x.disableEndpoint(), bare,
-                        x.refundBudget())));
+                record(List.of(new Outcome(new Completion(x.deliveryId(), x.leaseToken(), x.newState(), x.nextAttemptAt(),
+                        x.disableEndpoint(), bare, x.refundBudget()), o.msgCreatedAt())));
             } catch (RuntimeException second) {
-                log.error("could not record the outcome of delivery {} ({}); its lease will expire and be rescued",
-                        x.deliveryId(), second.getMessage());
+                ids(log.atError(), x.deliveryId(), a.msgId(), a.endpointId(), a.appId())
+                        .log("could not record the outcome of delivery {} ({}); its lease will expire and be rescued",
+                                x.deliveryId(), second.getMessage());
             }
         }
+    }
+
+    /** Puts a delivery's ids on a log line as key-value pairs (JSON logs carry them as fields). */
+    private static LoggingEventBuilder ids(LoggingEventBuilder b, long deliveryId, String msgId, String endpointId, String appId) {
+        return b.addKeyValue("deliveryId", deliveryId).addKeyValue("msgId", msgId).addKeyValue("endpointId", endpointId)
+                .addKeyValue("appId", appId);
     }
 
     // ---- rescuing -------------------------------------------------------------------------------
@@ -384,10 +409,21 @@ public final class Dispatcher implements AutoCloseable {
             try {
                 int n;
                 do {
-                    n = store.rescue(clock.instant(), 500, this::lostLease);
+                    List<Completion> lost = new ArrayList<>();
+                    n = store.rescue(clock.instant(), 500, x -> {
+                        Completion c = lostLease(x);
+                        lost.add(c);
+                        return c;
+                    });
                     if (n > 0) {
                         listener.rescued(n);
                         log.warn("rescued {} deliveries whose lease expired", n);
+                        for (Completion c : lost) {
+                            var a = c.attempt();
+                            ids(log.atInfo(), c.deliveryId(), a.msgId(), a.endpointId(), a.appId())
+                                    .log("the lease of delivery {} (token {}) expired: recorded a lost-lease attempt, retrying",
+                                            c.deliveryId(), c.leaseToken());
+                        }
                         wake();
                     }
                 } while (n == 500 && running.get());

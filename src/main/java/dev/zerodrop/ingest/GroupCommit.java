@@ -24,15 +24,30 @@ public final class GroupCommit implements AutoCloseable {
 
     private record Item(Submission submission, CompletableFuture<Created> done) {}
 
+    /** Observes committed ingest transactions (metrics); must not throw. */
+    @FunctionalInterface
+    public interface Listener {
+        Listener NONE = (batch, stored) -> {};
+
+        /** A transaction of {@code batch} messages committed; {@code stored} of them were new (acknowledged). */
+        void committed(int batch, int stored);
+    }
+
     private final MessageStore store;
     private final int maxBatch;
     private final LinkedBlockingQueue<Item> queue = new LinkedBlockingQueue<>();
     private final AtomicBoolean running = new AtomicBoolean(true);
     private final List<Thread> committers = new ArrayList<>();
+    private final Listener listener;
 
     public GroupCommit(MessageStore store, int committers, int maxBatch) {
+        this(store, committers, maxBatch, Listener.NONE);
+    }
+
+    public GroupCommit(MessageStore store, int committers, int maxBatch, Listener listener) {
         this.store = store;
         this.maxBatch = maxBatch;
+        this.listener = listener;
         for (int i = 0; i < committers; i++) {
             this.committers.add(Thread.ofPlatform().name("zd-ingest-" + i).daemon().start(this::loop));
         }
@@ -71,6 +86,11 @@ public final class GroupCommit implements AutoCloseable {
         try {
             List<Created> results = store.createAll(batch.stream().map(Item::submission).toList());
             for (int i = 0; i < batch.size(); i++) batch.get(i).done().complete(results.get(i));
+            try {
+                listener.committed(batch.size(), (int) results.stream().filter(r -> r instanceof Created.Stored).count());
+            } catch (RuntimeException e) {
+                // an observer's failure is its own
+            }
         } catch (StoreUnavailableException e) {
             for (Item it : batch) it.done().completeExceptionally(e);
         } catch (RuntimeException e) {

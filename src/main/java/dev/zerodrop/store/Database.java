@@ -2,6 +2,7 @@ package dev.zerodrop.store;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
+import com.zaxxer.hikari.metrics.MetricsTrackerFactory;
 import org.flywaydb.core.Flyway;
 
 /** The connection pool and the schema migrations of one PostgreSQL database. */
@@ -20,7 +21,13 @@ public final class Database implements AutoCloseable {
      * {@code synchronous_commit=on}, so an acknowledged commit is flushed whatever the server's default.
      */
     public static Database open(String url, String user, String password, int poolSize) {
+        return open(url, user, password, poolSize, null);
+    }
+
+    /** As {@link #open(String, String, String, int)}, with the pool's metrics reported to {@code metrics} (null: none). */
+    public static Database open(String url, String user, String password, int poolSize, MetricsTrackerFactory metrics) {
         HikariConfig hc = new HikariConfig();
+        if (metrics != null) hc.setMetricsTrackerFactory(metrics);
         hc.setJdbcUrl(url);
         if (user != null && !user.isEmpty()) hc.setUsername(user);
         if (password != null && !password.isEmpty()) hc.setPassword(password);
