@@ -118,8 +118,7 @@ public final class Chaos {
     /** Three nodes on one external PostgreSQL: one is killed, another frozen past its leases. */
     Result nodes() throws Exception {
         Ledger ledger = new Ledger();
-        String db = "zd_chaos_" + Long.toString(System.nanoTime(), 36);
-        admin("CREATE DATABASE " + db);
+        String db = createDatabase();
         String url = s.pgServerUrl() + db + "?user=postgres";
         Map<String, String> flags = nodeFlags();
         flags.put("db-url", url);
@@ -220,8 +219,7 @@ public final class Chaos {
     /** Receivers that drop, fail, throttle, hang, crawl, flood, redirect, and one that is gone. */
     Result hostile() throws Exception {
         Ledger ledger = new Ledger();
-        String db = "zd_chaos_" + Long.toString(System.nanoTime(), 36);
-        admin("CREATE DATABASE " + db);
+        String db = createDatabase();
         String url = s.pgServerUrl() + db + "?user=postgres";
         Map<String, String> flags = nodeFlags();
         flags.put("db-url", url);
@@ -390,6 +388,13 @@ public final class Chaos {
                 HttpResponse.BodyHandlers.ofString());
         if (r.statusCode() >= 300) throw new IOException(method + " " + path + " -> " + r.statusCode() + " " + r.body());
         return Json.MAPPER.readTree(r.body());
+    }
+
+    /** A fresh database on the shared PostgreSQL server, for one scenario. */
+    private String createDatabase() throws Exception {
+        String db = "zd_chaos_" + Long.toString(System.nanoTime(), 36);
+        admin("CREATE DATABASE " + db);
+        return db;
     }
 
     private void admin(String sql) throws Exception {
