@@ -42,7 +42,7 @@ public final class ChaosPostgres implements AutoCloseable {
     public void stopImmediately() throws IOException, InterruptedException {
         long pid = Long.parseLong(Files.readAllLines(dataDir.resolve("postmaster.pid")).getFirst().trim());
         ProcessHandle handle = ProcessHandle.of(pid).orElseThrow(() -> new IOException("PostgreSQL pid " + pid + " is not running"));
-        new ProcessBuilder("kill", "-QUIT", Long.toString(pid)).inheritIO().start().waitFor();
+        new ProcessBuilder("kill", "-QUIT", Long.toString(pid)).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start().waitFor();
         try {
             handle.onExit().get(30, java.util.concurrent.TimeUnit.SECONDS);
         } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {

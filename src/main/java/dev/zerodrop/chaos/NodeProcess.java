@@ -110,7 +110,7 @@ public final class NodeProcess {
     }
 
     private void signal(String sig) throws IOException, InterruptedException {
-        new ProcessBuilder("kill", "-" + sig, Long.toString(process.pid())).inheritIO().start().waitFor();
+        new ProcessBuilder("kill", "-" + sig, Long.toString(process.pid())).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start().waitFor();
     }
 
     /** Counts the lines of this node's logs (all its runs) that contain {@code text}. */

@@ -86,7 +86,7 @@ public final class EmbeddedDatabase implements AutoCloseable {
 
     private static void signal(long pid, String signal) throws IOException {
         try {
-            new ProcessBuilder("kill", "-" + signal, Long.toString(pid)).inheritIO().start().waitFor();
+            new ProcessBuilder("kill", "-" + signal, Long.toString(pid)).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start().waitFor();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted while signalling PostgreSQL", e);
