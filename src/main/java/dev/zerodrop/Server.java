@@ -166,6 +166,7 @@ public final class Server implements AutoCloseable {
         ScheduledExecutorService maintenance = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("zd-maintenance").daemon().factory());
         every(maintenance, "idempotency key purge", Duration.ofMinutes(1), Duration.ofMinutes(10), () -> idempotency.purge(o.clock().instant()));
         every(maintenance, "dead-letter retention", Duration.ofMinutes(2), Duration.ofHours(1), () -> dlq.applyRetention(o.clock().instant()));
+        every(maintenance, "SLO indicator flush", Duration.ofSeconds(2), Duration.ofSeconds(2), deliveries::flushSli);
         every(maintenance, "audit counter fold", Duration.ofSeconds(10), Duration.ofSeconds(10), audit.store()::fold);
         every(maintenance, "audit recount", Duration.ofMinutes(1), cfg.auditRecountInterval(), () -> audit.store().reconcile(o.clock().instant()));
         metrics.watchQueue(new QueueStore(jdbc), o.clock());

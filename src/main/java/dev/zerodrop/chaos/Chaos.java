@@ -170,7 +170,7 @@ public final class Chaos {
             }
         } finally {
             for (NodeProcess n : nodes) if (n.alive()) n.term(Duration.ofSeconds(30));
-            admin("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
+            if (!Boolean.getBoolean("zerodrop.chaos.keep")) admin("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
         }
         return new Result("nodes", ledger.check(), facts, violations);
     }

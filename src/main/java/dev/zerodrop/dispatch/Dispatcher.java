@@ -482,6 +482,11 @@ public final class Dispatcher implements AutoCloseable {
         }
         running.set(false);
         join(completerThread, Duration.ofSeconds(10));
+        try {
+            store.flushSli(); // the indicator events of the last outcomes
+        } catch (RuntimeException e) {
+            log.warn("could not write the last SLO indicator events: {}", e.getMessage());
+        }
         rescuerThread.interrupt();
         join(rescuerThread, Duration.ofSeconds(5));
         senders.shutdownNow();

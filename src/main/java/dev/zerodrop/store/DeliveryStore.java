@@ -86,26 +86,22 @@ public final class DeliveryStore {
                    e.url, e.headers::text AS headers, e.secret, e.old_secrets::text AS old_secrets, e.throttle_rate
               FROM c JOIN message m ON m.id = c.msg_id JOIN endpoint e ON e.id = c.endpoint_id""";
 
-    /** The fenced outcome write: only a row still leased with this token changes. */
+    /**
+     * The fenced outcome write: only a row still leased with this token changes. The fence is in the
+     * UPDATE's own WHERE, so a row changed concurrently (a rescue, a delete) is re-checked against it
+     * before it is written. It runs with sequential scans disabled (see completeIn).
+     */
     static final String COMPLETE = """
-            WITH v AS MATERIALIZED (
-                SELECT * FROM unnest(?::bigint[], ?::bigint[], ?::text[], ?::timestamptz[], ?::int[], ?::int[])
-                       AS v(id, token, state, next, attempt_no, refund)),
-            won AS MATERIALIZED (
-                -- One primary-key lookup per outcome, whatever the statistics say about 'sending'.
-                SELECT v.*, e.disabled FROM v
-                  JOIN LATERAL (SELECT d.id, d.endpoint_id FROM delivery d
-                                 WHERE d.id = v.id AND d.lease_token = v.token AND d.state = 'sending'
-                                 FOR UPDATE) d ON true
-                  JOIN endpoint e ON e.id = d.endpoint_id)
             UPDATE delivery d
-               SET state = CASE WHEN w.state = 'pending' AND w.disabled THEN 'held' ELSE w.state END,
-                   next_attempt_at = CASE WHEN w.state = 'pending' AND NOT w.disabled THEN w.next ELSE NULL END,
-                   attempts = w.attempt_no, budget_base = d.budget_base + w.refund, manual = false,
+               SET state = CASE WHEN v.state = 'pending' AND e.disabled THEN 'held' ELSE v.state END,
+                   next_attempt_at = CASE WHEN v.state = 'pending' AND NOT e.disabled THEN v.next ELSE NULL END,
+                   attempts = v.attempt_no, budget_base = d.budget_base + v.refund, manual = false,
                    lease_expires_at = NULL, updated_at = ?,
-                   state_changed_at = CASE WHEN w.state = 'dead' THEN ?::timestamptz ELSE d.state_changed_at END
-              FROM won w
-             WHERE d.id = w.id
+                   state_changed_at = CASE WHEN v.state = 'dead' THEN ?::timestamptz ELSE d.state_changed_at END
+              FROM unnest(?::bigint[], ?::bigint[], ?::text[], ?::timestamptz[], ?::int[], ?::int[])
+                   AS v(id, token, state, next, attempt_no, refund),
+                   endpoint e
+             WHERE d.id = v.id AND d.lease_token = v.token AND d.state = 'sending' AND e.id = d.endpoint_id
             RETURNING d.id""";
 
     private final Jdbc jdbc;
@@ -134,7 +130,11 @@ public final class DeliveryStore {
      */
     public Set<Long> complete(List<Completion> completions, Instant now) {
         if (completions.isEmpty()) return Set.of();
-        return jdbc.tx(c -> completeIn(c, completions, now));
+        Set<Long> superseded = jdbc.tx(c -> completeIn(c, completions, now));
+        for (Completion x : completions) {
+            if (x.sli() != null && !superseded.contains(x.deliveryId())) pendingSli.add(x); // committed: count it
+        }
+        return superseded;
     }
 
     private Set<Long> completeIn(Connection c, List<Completion> completions, Instant now) throws SQLException {
@@ -155,15 +155,19 @@ public final class DeliveryStore {
             refunds[i] = x.refundBudget() ? 1 : 0;
         }
         Set<Long> won = new HashSet<>();
+        // Statistics taken while few deliveries were in flight make 'sending' look empty, and the
+        // planner would then scan every leased row once per outcome. Each outcome is one primary-key
+        // lookup; never let a sequential scan look cheaper (this transaction only).
+        Jdbc.update(c, "SET LOCAL enable_seqscan = off");
         try (PreparedStatement ps = c.prepareStatement(COMPLETE)) {
-            ps.setArray(1, c.createArrayOf("bigint", ids));
-            ps.setArray(2, c.createArrayOf("bigint", tokens));
-            ps.setArray(3, c.createArrayOf("text", states));
-            ps.setArray(4, c.createArrayOf("timestamptz", next));
-            ps.setArray(5, c.createArrayOf("integer", attemptNos));
-            ps.setArray(6, c.createArrayOf("integer", refunds));
-            ps.setObject(7, java.time.OffsetDateTime.ofInstant(now, java.time.ZoneOffset.UTC));
-            ps.setObject(8, java.time.OffsetDateTime.ofInstant(now, java.time.ZoneOffset.UTC)); // state_changed_at
+            ps.setObject(1, java.time.OffsetDateTime.ofInstant(now, java.time.ZoneOffset.UTC));
+            ps.setObject(2, java.time.OffsetDateTime.ofInstant(now, java.time.ZoneOffset.UTC)); // state_changed_at
+            ps.setArray(3, c.createArrayOf("bigint", ids));
+            ps.setArray(4, c.createArrayOf("bigint", tokens));
+            ps.setArray(5, c.createArrayOf("text", states));
+            ps.setArray(6, c.createArrayOf("timestamptz", next));
+            ps.setArray(7, c.createArrayOf("integer", attemptNos));
+            ps.setArray(8, c.createArrayOf("integer", refunds));
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) won.add(rs.getLong(1));
             }
@@ -176,7 +180,7 @@ public final class DeliveryStore {
         }
         insertAttempts(c, rows);
         trackHealth(c, rows, now);
-        recordSli(c, completions, won);
+
         // Only an outcome that won its fence may disable an endpoint (410 Gone): a stale one changes nothing.
         for (Completion x : completions) {
             if (x.disableEndpoint() && won.contains(x.deliveryId())) {
@@ -188,13 +192,36 @@ public final class DeliveryStore {
 
     private static final long[] BOUNDS_MS = {1_000, 5_000, 30_000, 60_000, 300_000, 3_600_000};
 
-    /** Adds the winners' indicator events to the per-minute counts, one statement per batch. */
-    private static void recordSli(Connection c, List<Completion> completions, Set<Long> won) throws SQLException {
-        // Sorted, so that concurrent completers lock the counter rows in the same order and never deadlock.
+    /**
+     * Indicator events of recorded outcomes, waiting to be added to the per-minute counts. They are
+     * written by {@link #flushSli()} in a transaction of their own, every few seconds: the counter
+     * rows are shared by every node, and a node stalled while holding one must never hold up the
+     * outcomes of the others. A crash loses at most the events not flushed yet (statistics only).
+     */
+    private final java.util.concurrent.ConcurrentLinkedQueue<Completion> pendingSli = new java.util.concurrent.ConcurrentLinkedQueue<>();
+
+    /** Writes the waiting indicator events; returns how many outcomes they came from. */
+    public int flushSli() {
+        List<Completion> drained = new ArrayList<>();
+        for (Completion x; (x = pendingSli.poll()) != null; ) drained.add(x);
+        if (drained.isEmpty()) return 0;
+        try {
+            jdbc.tx(c -> {
+                recordSli(c, drained);
+                return null;
+            });
+        } catch (RuntimeException e) {
+            pendingSli.addAll(drained); // kept for the next flush
+            throw e;
+        }
+        return drained.size();
+    }
+
+    private static void recordSli(Connection c, List<Completion> completions) throws SQLException {
+        // Sorted, so that concurrent flushes lock the counter rows in the same order and never deadlock.
         Map<String, long[]> sums = new java.util.TreeMap<>();
         for (Completion x : completions) {
             Sli sli = x.sli();
-            if (sli == null || !won.contains(x.deliveryId())) continue;
             AttemptRecord a = x.attempt();
             String minute = a.createdAt().truncatedTo(java.time.temporal.ChronoUnit.MINUTES).toString();
             if (sli.dispatchMs() >= 0) add(sums, a.appId() + "\t" + a.endpointId() + "\tdispatch_latency\t" + minute, sli.dispatchMs());
@@ -314,18 +341,16 @@ public final class DeliveryStore {
         if (claims.isEmpty()) return;
         Long[] ids = claims.stream().map(Claimed::id).toArray(Long[]::new);
         Long[] tokens = claims.stream().map(Claimed::leaseToken).toArray(Long[]::new);
-        jdbc.update("""
-                WITH won AS MATERIALIZED (
-                    SELECT d.id, e.disabled FROM unnest(?::bigint[], ?::bigint[]) AS v(id, token)
-                      JOIN LATERAL (SELECT d.id, d.endpoint_id FROM delivery d
-                                     WHERE d.id = v.id AND d.lease_token = v.token AND d.state = 'sending'
-                                     FOR UPDATE) d ON true
-                      JOIN endpoint e ON e.id = d.endpoint_id)
-                UPDATE delivery d SET state = CASE WHEN w.disabled THEN 'held' ELSE 'pending' END,
-                       next_attempt_at = CASE WHEN w.disabled THEN NULL ELSE coalesce(?::timestamptz, d.next_attempt_at) END,
-                       lease_expires_at = NULL, updated_at = ?
-                  FROM won w WHERE d.id = w.id""",
-                ids, tokens, dueAt, now);
+        jdbc.tx(c -> {
+            Jdbc.update(c, "SET LOCAL enable_seqscan = off"); // as in completeIn: one primary-key lookup per delivery
+            return Jdbc.update(c, """
+                    UPDATE delivery d SET state = CASE WHEN e.disabled THEN 'held' ELSE 'pending' END,
+                           next_attempt_at = CASE WHEN e.disabled THEN NULL ELSE coalesce(?::timestamptz, d.next_attempt_at) END,
+                           lease_expires_at = NULL, updated_at = ?
+                      FROM unnest(?::bigint[], ?::bigint[]) AS v(id, token), endpoint e
+                     WHERE d.id = v.id AND d.lease_token = v.token AND d.state = 'sending' AND e.id = d.endpoint_id""",
+                    dueAt, now, ids, tokens);
+        });
     }
 
     /**

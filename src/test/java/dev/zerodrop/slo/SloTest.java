@@ -48,6 +48,8 @@ class SloTest {
                 clock.advance(Duration.ofSeconds(1)); // the retries fall due, fail again, and go dead
                 await().atMost(Duration.ofSeconds(15)).until(() -> zd.get("/api/v1/audit?app_id=" + app).get("dead").asLong() == 10);
 
+                // Indicator events are written every 2 s, apart from the outcomes.
+                await().atMost(Duration.ofSeconds(10)).ignoreExceptions().until(() -> evaluation(zd, app, "delivery_success").get("events").asLong() == 30);
                 JsonNode success = evaluation(zd, app, "delivery_success");
                 assertThat(success.get("events").asLong()).isEqualTo(30);
                 assertThat(success.get("badEvents").asLong()).isEqualTo(10);
