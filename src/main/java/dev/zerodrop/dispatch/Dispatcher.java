@@ -351,12 +351,12 @@ public final class Dispatcher implements AutoCloseable {
 
     private void record(List<Outcome> batch) {
         Instant now = clock.instant();
-        Set<Long> superseded = store.complete(batch.stream().map(Outcome::completion).toList(), now);
+        Set<Completion> superseded = store.complete(batch.stream().map(Outcome::completion).toList(), now);
         listener.completed(batch.size() - superseded.size(), superseded.size());
         for (Outcome o : batch) {
             Completion x = o.completion();
             var a = x.attempt();
-            if (superseded.contains(x.deliveryId())) {
+            if (superseded.contains(x)) {
                 ids(log.atWarn(), x.deliveryId(), a.msgId(), a.endpointId(), a.appId())
                         .log("superseded outcome of delivery {} attempt {} ignored: its lease (token {}) was taken over",
                                 x.deliveryId(), a.attemptNo(), x.leaseToken());

@@ -102,7 +102,7 @@ public final class DeliveryStore {
                    AS v(id, token, state, next, attempt_no, refund),
                    endpoint e
              WHERE d.id = v.id AND d.lease_token = v.token AND d.state = 'sending' AND e.id = d.endpoint_id
-            RETURNING d.id""";
+            RETURNING d.id, d.lease_token""";
 
     private final Jdbc jdbc;
 
@@ -128,16 +128,21 @@ public final class DeliveryStore {
      * attempt row for each one that won. Returns the ids whose lease had been lost: their late outcome
      * changed nothing (it is superseded).
      */
-    public Set<Long> complete(List<Completion> completions, Instant now) {
+    public Set<Completion> complete(List<Completion> completions, Instant now) {
         if (completions.isEmpty()) return Set.of();
-        Set<Long> superseded = jdbc.tx(c -> completeIn(c, completions, now));
+        Set<Completion> superseded = jdbc.tx(c -> completeIn(c, completions, now));
         for (Completion x : completions) {
-            if (x.sli() != null && !superseded.contains(x.deliveryId())) pendingSli.add(x); // committed: count it
+            if (x.sli() != null && !superseded.contains(x)) pendingSli.add(x); // committed: count it
         }
         return superseded;
     }
 
-    private Set<Long> completeIn(Connection c, List<Completion> completions, Instant now) throws SQLException {
+    /**
+     * Returns the completions that lost their fence. Winners are matched by delivery AND token: one
+     * batch can hold a stale outcome and the current one of the same delivery (a node that re-claimed
+     * a delivery whose lease it had lost), and only the current one may be recorded.
+     */
+    private Set<Completion> completeIn(Connection c, List<Completion> completions, Instant now) throws SQLException {
         int size = completions.size();
         Long[] ids = new Long[size];
         Long[] tokens = new Long[size];
@@ -154,7 +159,7 @@ public final class DeliveryStore {
             attemptNos[i] = x.attempt().attemptNo();
             refunds[i] = x.refundBudget() ? 1 : 0;
         }
-        Set<Long> won = new HashSet<>();
+        Set<String> won = new HashSet<>(); // "deliveryId:leaseToken" of every row the fence let through
         // Statistics taken while few deliveries were in flight make 'sending' look empty, and the
         // planner would then scan every leased row once per outcome. Each outcome is one primary-key
         // lookup; never let a sequential scan look cheaper (this transaction only).
@@ -169,21 +174,21 @@ public final class DeliveryStore {
             ps.setArray(7, c.createArrayOf("integer", attemptNos));
             ps.setArray(8, c.createArrayOf("integer", refunds));
             try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) won.add(rs.getLong(1));
+                while (rs.next()) won.add(rs.getLong(1) + ":" + rs.getLong(2));
             }
         }
         List<AttemptRecord> rows = new ArrayList<>(won.size());
-        Set<Long> superseded = new HashSet<>();
+        Set<Completion> superseded = new HashSet<>();
         for (Completion x : completions) {
-            if (won.contains(x.deliveryId())) rows.add(x.attempt());
-            else superseded.add(x.deliveryId());
+            if (won.contains(x.deliveryId() + ":" + x.leaseToken())) rows.add(x.attempt());
+            else superseded.add(x);
         }
         insertAttempts(c, rows);
         trackHealth(c, rows, now);
 
         // Only an outcome that won its fence may disable an endpoint (410 Gone): a stale one changes nothing.
         for (Completion x : completions) {
-            if (x.disableEndpoint() && won.contains(x.deliveryId())) {
+            if (x.disableEndpoint() && !superseded.contains(x)) {
                 EndpointStore.disableIn(c, x.attempt().endpointId(), "the endpoint answered 410 Gone", now);
             }
         }

@@ -112,18 +112,53 @@ class LeaseFencingTest {
                 var c1 = first.getFirst();
                 var stale = new DeliveryStore.Completion(c1.id(), c1.leaseToken(), "delivered", null, false,
                         attempt(c1.id(), c1.msgId(), c1.endpointId(), c1.appId(), 2, null, now));
-                assertThat(store.complete(List.of(stale), now)).containsExactly(c1.id());
+                assertThat(store.complete(List.of(stale), now)).containsExactly(stale);
                 var c2 = second.getFirst();
                 var current = new DeliveryStore.Completion(c2.id(), c2.leaseToken(), "delivered", null, false,
                         attempt(c2.id(), c2.msgId(), c2.endpointId(), c2.appId(), 2, null, now));
                 assertThat(store.complete(List.of(current), now)).isEmpty();
                 // A second write with the winning token is a no-op too: the delivery is no longer leased.
-                assertThat(store.complete(List.of(current), now)).containsExactly(c2.id());
+                assertThat(store.complete(List.of(current), now)).containsExactly(current);
                 // A stale 410 must not disable the endpoint either.
                 var stale410 = new DeliveryStore.Completion(c1.id(), c1.leaseToken(), "held", null, true,
                         attempt(c1.id(), c1.msgId(), c1.endpointId(), c1.appId(), 3, "http", now));
-                assertThat(store.complete(List.of(stale410), now)).containsExactly(c1.id());
+                assertThat(store.complete(List.of(stale410), now)).containsExactly(stale410);
                 assertThat(zd.get("/api/v1/app/" + app + "/endpoint/" + c1.endpointId()).get("disabled").asBoolean()).isFalse();
+            }
+        }
+    }
+
+    /**
+     * Found by the chaos harness: a completer stalled for seconds queues a stale outcome and the
+     * current one of the same delivery (re-claimed after its lease was rescued) into one batch. Only
+     * the current one may be recorded: winners are matched by delivery and token, not by delivery.
+     */
+    @Test
+    void aStaleAndACurrentOutcomeOfOneDeliveryInOneBatchRecordOnlyTheCurrent() throws Exception {
+        try (TestDatabase db = TestDatabase.create("fence_batch")) {
+            Map<Knob, String> knobs = TestServer.defaults(db.url());
+            knobs.put(Knob.DISPATCH, "false");
+            try (TestServer zd = TestServer.start(knobs, TestServer.quiet(Server.Options.defaults()))) {
+                String app = zd.createApp("fence");
+                zd.createEndpoint(app, Map.of("url", "http://127.0.0.1:9/never"));
+                zd.post("/api/v1/app/" + app + "/msg", Map.of("eventType", "x", "payload", Map.of()));
+                DeliveryStore store = new DeliveryStore(zd.server().database().jdbc());
+                var now = java.time.Instant.now();
+                var first = store.claim(now, 10, Duration.ofMillis(1)).getFirst();
+                store.rescue(now.plusSeconds(1), 10, x -> new DeliveryStore.Completion(x.id(), x.leaseToken(), "pending", now, false,
+                        attempt(x.id(), x.msgId(), x.endpointId(), x.appId(), 1, "lost-lease", now), true));
+                var second = store.claim(now.plusSeconds(2), 10, Duration.ofSeconds(30)).getFirst();
+                var stale = new DeliveryStore.Completion(first.id(), first.leaseToken(), "delivered", null, false,
+                        attempt(first.id(), first.msgId(), first.endpointId(), first.appId(), 1, null, now));
+                var current = new DeliveryStore.Completion(second.id(), second.leaseToken(), "delivered", null, false,
+                        attempt(second.id(), second.msgId(), second.endpointId(), second.appId(), 2, null, now));
+                assertThat(store.complete(List.of(stale, current), now)).containsExactly(stale);
+                long rows = zd.server().database().jdbc().queryOne("SELECT count(*) FROM attempt WHERE delivery_id = ?",
+                        rs -> rs.getLong(1), first.id()).orElseThrow();
+                long successes = zd.server().database().jdbc().queryOne("SELECT count(*) FROM attempt WHERE delivery_id = ? AND status = 0",
+                        rs -> rs.getLong(1), first.id()).orElseThrow();
+                assertThat(rows).isEqualTo(2);      // the lost-lease attempt 1 and the current attempt 2
+                assertThat(successes).isEqualTo(1); // not the stale attempt 1 as well
             }
         }
     }
