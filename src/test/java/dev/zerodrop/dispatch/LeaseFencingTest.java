@@ -92,12 +92,8 @@ class LeaseFencingTest {
     @Test
     void aCompletionWithAnOldTokenIsRejectedByTheStore() throws Exception {
         try (TestDatabase db = TestDatabase.create("fence_store")) {
-            Map<Knob, String> knobs = TestServer.defaults(db.url());
-            knobs.put(Knob.DISPATCH, "false");
-            try (TestServer zd = TestServer.start(knobs, TestServer.quiet(Server.Options.defaults()))) {
-                String app = zd.createApp("fence");
-                zd.createEndpoint(app, Map.of("url", "http://127.0.0.1:9/never"));
-                zd.post("/api/v1/app/" + app + "/msg", Map.of("eventType", "x", "payload", Map.of()));
+            try (TestServer zd = undispatched(db)) {
+                String app = oneMessage(zd);
                 DeliveryStore store = new DeliveryStore(zd.server().database().jdbc());
                 var now = java.time.Instant.now();
                 var first = store.claim(now, 10, Duration.ofMillis(1));
@@ -136,12 +132,8 @@ class LeaseFencingTest {
     @Test
     void aStaleAndACurrentOutcomeOfOneDeliveryInOneBatchRecordOnlyTheCurrent() throws Exception {
         try (TestDatabase db = TestDatabase.create("fence_batch")) {
-            Map<Knob, String> knobs = TestServer.defaults(db.url());
-            knobs.put(Knob.DISPATCH, "false");
-            try (TestServer zd = TestServer.start(knobs, TestServer.quiet(Server.Options.defaults()))) {
-                String app = zd.createApp("fence");
-                zd.createEndpoint(app, Map.of("url", "http://127.0.0.1:9/never"));
-                zd.post("/api/v1/app/" + app + "/msg", Map.of("eventType", "x", "payload", Map.of()));
+            try (TestServer zd = undispatched(db)) {
+                String app = oneMessage(zd);
                 DeliveryStore store = new DeliveryStore(zd.server().database().jdbc());
                 var now = java.time.Instant.now();
                 var first = store.claim(now, 10, Duration.ofMillis(1)).getFirst();
@@ -161,6 +153,21 @@ class LeaseFencingTest {
                 assertThat(successes).isEqualTo(1); // not the stale attempt 1 as well
             }
         }
+    }
+
+    /** A node that accepts messages but does not dispatch them: the test plays the dispatcher. */
+    static TestServer undispatched(TestDatabase db) throws Exception {
+        Map<Knob, String> knobs = TestServer.defaults(db.url());
+        knobs.put(Knob.DISPATCH, "false");
+        return TestServer.start(knobs, TestServer.quiet(Server.Options.defaults()));
+    }
+
+    /** One message to one endpoint, leaving one pending delivery; returns the application id. */
+    static String oneMessage(TestServer zd) {
+        String app = zd.createApp("fence");
+        zd.createEndpoint(app, Map.of("url", "http://127.0.0.1:9/never"));
+        zd.post("/api/v1/app/" + app + "/msg", Map.of("eventType", "x", "payload", Map.of()));
+        return app;
     }
 
     static DeliveryStore.AttemptRecord attempt(long id, String msg, String ep, String app, int no, String error, java.time.Instant at) {
