@@ -105,20 +105,10 @@ final class LoadGenerator implements AutoCloseable {
         Semaphore permits = new Semaphore(4096);
         this.permits = permits;
         this.permitCount = 4096;
-        long interval = 1_000_000_000L / perSecond;
-        driver = Thread.ofPlatform().name("bench-load").daemon().start(() -> {
-            long next = System.nanoTime();
-            while (running.get()) {
-                long now = System.nanoTime();
-                if (now < next) {
-                    java.util.concurrent.locks.LockSupport.parkNanos(next - now);
-                    continue;
-                }
-                next += interval;
-                if (permits.tryAcquire()) send(permits);
-                else skipped.incrementAndGet(); // 4096 requests outstanding: the server is behind the rate
-            }
-        });
+        driver = Thread.ofPlatform().name("bench-load").daemon().start(() -> dev.zerodrop.chaos.Pacer.run(perSecond, running::get, () -> {
+            if (permits.tryAcquire()) send(permits);
+            else skipped.incrementAndGet(); // 4096 requests outstanding: the server is behind the rate
+        }));
     }
 
     private volatile Semaphore permits;

@@ -49,16 +49,8 @@ public final class Sender implements AutoCloseable {
     }
 
     private void pace() {
-        long intervalNanos = 1_000_000_000L / ratePerSecond;
-        long next = System.nanoTime();
-        while (running.get()) {
-            long now = System.nanoTime();
-            if (now < next) {
-                java.util.concurrent.locks.LockSupport.parkNanos(next - now);
-                continue;
-            }
-            next += intervalNanos;
-            if (!concurrency.tryAcquire()) continue; // the system is slower than the rate: skip, do not queue
+        Pacer.run(ratePerSecond, running::get, () -> {
+            if (!concurrency.tryAcquire()) return; // the system is slower than the rate: skip, do not queue
             long n = sequence.incrementAndGet();
             workers.execute(() -> {
                 try {
@@ -67,7 +59,7 @@ public final class Sender implements AutoCloseable {
                     concurrency.release();
                 }
             });
-        }
+        });
     }
 
     private void sendOne(long n) {
