@@ -18,10 +18,35 @@ public final class AppStore {
 
     private static final String COLUMNS = "id, uid, name, throttle_rate, metadata::text AS metadata, created_at, updated_at";
 
+    /**
+     * How long a found application is reused by {@link #findRecent}: one lookup per producer burst
+     * instead of one per message. A change made on another node is seen within this time.
+     */
+    public static final java.time.Duration RECENT = java.time.Duration.ofSeconds(2);
+
+    private record Recent(App app, long expiresAtNanos) {}
+
     private final Jdbc jdbc;
+    private final java.util.concurrent.ConcurrentHashMap<String, Recent> recent = new java.util.concurrent.ConcurrentHashMap<>();
 
     public AppStore(Jdbc jdbc) {
         this.jdbc = jdbc;
+    }
+
+    /**
+     * As {@link #find}, but reuses a result found in the last {@link #RECENT} (the ingest path).
+     * Changes made through this node are seen at once; through another node, within that time.
+     */
+    public Optional<App> findRecent(String idOrUid) {
+        long now = System.nanoTime();
+        Recent r = recent.get(idOrUid);
+        if (r != null && r.expiresAtNanos() - now > 0) return Optional.of(r.app());
+        Optional<App> found = find(idOrUid);
+        if (found.isPresent()) {
+            if (recent.size() > 10_000) recent.clear();
+            recent.put(idOrUid, new Recent(found.get(), now + RECENT.toNanos()));
+        }
+        return found;
     }
 
     public App create(AppData d, Instant now) {
@@ -46,6 +71,7 @@ public final class AppStore {
     }
 
     public App update(App existing, AppData d, Instant now) {
+        recent.clear();
         try {
             jdbc.update("UPDATE application SET uid = ?, name = ?, throttle_rate = ?, metadata = ?, updated_at = ? WHERE id = ?",
                     d.uid(), d.name(), d.throttleRate(), new Jdbc.Json(Json.write(d.metadata())), now, existing.id());
@@ -60,6 +86,7 @@ public final class AppStore {
      * become {@code discarded} with a reason, so the audit still accounts for every one.
      */
     public boolean delete(String appId, Instant now) {
+        recent.clear();
         return jdbc.tx(c -> {
             int n = Jdbc.update(c, "UPDATE application SET deleted_at = ?, uid = NULL WHERE id = ? AND deleted_at IS NULL", now, appId);
             if (n == 0) return false;
