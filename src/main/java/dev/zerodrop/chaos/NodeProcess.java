@@ -50,7 +50,11 @@ public final class NodeProcess {
     /** Starts the node and waits until it answers health checks. */
     public NodeProcess start(Duration timeout) throws IOException {
         String java = ProcessHandle.current().info().command().orElse("java");
-        List<String> cmd = new ArrayList<>(List.of(java, "-Xmx256m", "-cp", System.getProperty("java.class.path"),
+        List<String> cmd = new ArrayList<>(List.of(java, "-Xmx256m"));
+        // Extra JVM options for the nodes (a profiler, say): -Dzerodrop.node.jvmArgs="-XX:... -XX:..."
+        String extra = System.getProperty("zerodrop.node.jvmArgs", "").strip();
+        if (!extra.isEmpty()) cmd.addAll(List.of(extra.split("\\s+")));
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"),
                 "dev.zerodrop.cli.Main", "serve", "--port", Integer.toString(port), "--host", "127.0.0.1"));
         flags.forEach((k, v) -> {
             cmd.add("--" + k);
