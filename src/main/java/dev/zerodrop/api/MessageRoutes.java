@@ -116,7 +116,7 @@ final class MessageRoutes {
         Instant deliverAt = deliverAtText == null ? null : Params.parseInstant(deliverAtText, "body", "deliverAt");
 
         String appRef = ctx.pathParam("app_id");
-        Optional<App> found = s.apps().find(appRef);
+        Optional<App> found = s.apps().findRecent(appRef);
         App app;
         if (found.isPresent()) {
             app = found.get();
@@ -147,7 +147,7 @@ final class MessageRoutes {
             case MessageStore.Created.Duplicate d -> throw new dev.zerodrop.store.Conflict(
                     "A message with eventId '" + eventId + "' already exists in this application: " + d.existingId());
             case MessageStore.Created.Stored st -> {
-                if (st.deliveries() > 0) s.wake().run();
+                if (st.deliveries() > st.leased()) s.wake().run(); // leased ones are being sent already
             }
         }
         return ApiServer.Reply.of(202, body);

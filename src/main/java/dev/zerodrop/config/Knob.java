@@ -30,6 +30,7 @@ public enum Knob {
     RESPONSE_CAP("20480", "Bytes of a receiver's response body that are read and stored; the rest is dropped unread."),
     SVIX_HEADERS("false", "Also send svix-id, svix-timestamp and svix-signature headers."),
     DISPATCH("true", "Run the dispatcher on this node (false: API only)."),
+    DIRECT_DISPATCH("true", "Lease the deliveries of each accepted message to this node's dispatcher in the commit that stores it, so they go out without waiting for a claim (false: every delivery waits in the queue for a claim)."),
     LOG_FORMAT("text", "Log line format on standard error: text, or json (one JSON object per line, with the ids of the delivery it is about)."),
     ALERT_WEBHOOK_URL("", "Where alerts are posted as Slack-compatible JSON ({\"text\": ...} plus the structured alert). Unset: alerts go to the log only."),
     OPERATIONAL_WEBHOOK_URL("", "Where operational webhooks (message.attempt.exhausted, endpoint.disabled, ...) are sent, signed. Unset: none are sent."),

@@ -13,6 +13,9 @@ public interface DispatchListener {
     /** A batch of deliveries was leased. */
     default void claimed(int count) {}
 
+    /** Deliveries created leased to this node at ingest were handed to it, to be sent without a claim. */
+    default void handedOff(int count) {}
+
     /** Outcomes were committed; {@code superseded} of them had lost their lease and changed nothing. */
     default void completed(int committed, int superseded) {}
 
@@ -51,6 +54,11 @@ public interface DispatchListener {
             @Override
             public void claimed(int count) {
                 each(l -> l.claimed(count));
+            }
+
+            @Override
+            public void handedOff(int count) {
+                each(l -> l.handedOff(count));
             }
 
             @Override

@@ -146,27 +146,10 @@ public final class Dispatcher implements AutoCloseable {
                 List<Claimed> claims = store.claim(now, want, settings.lease());
                 backoff = Duration.ofMillis(100);
                 if (!claims.isEmpty()) listener.claimed(claims.size());
-                long claimedAt = System.nanoTime();
-                List<Claimed> overCap = new ArrayList<>();
-                for (Claimed c : claims) {
-                    // An endpoint at its in-flight cap gets its deliveries back at once, in their place
-                    // in the queue; they never wait here holding a slot other endpoints could use.
-                    Semaphore slot = slot(c.endpointId());
-                    if (!slot.tryAcquire()) {
-                        overCap.add(c);
-                        continue;
-                    }
-                    inFlight.acquireUninterruptibly();
-                    active.put(c.id(), c);
-                    senders.execute(() -> send(c, slot, claimedAt));
-                }
-                if (!overCap.isEmpty()) {
-                    store.release(overCap, null, clock.instant());
-                    for (Claimed c : overCap) saturated.add(c.endpointId());
-                    if (overCap.size() == claims.size()) {
-                        await(settings.pollInterval()); // nothing sendable: wait for a slot to free
-                        continue;
-                    }
+                int sent = dispatch(claims, System.nanoTime());
+                if (sent == 0 && !claims.isEmpty()) {
+                    await(settings.pollInterval()); // nothing sendable: wait for a slot to free
+                    continue;
                 }
                 if (claims.size() < want) await(settings.pollInterval());
             } catch (RuntimeException e) {
@@ -176,6 +159,64 @@ public final class Dispatcher implements AutoCloseable {
                 backoff = min(backoff.multipliedBy(2), Duration.ofSeconds(5));
             }
         }
+    }
+
+    /**
+     * Starts sending leased deliveries. An endpoint at its in-flight cap (or a node at its own) gets
+     * its deliveries back at once, in their place in the queue; they never wait here holding a slot
+     * other deliveries could use. Returns how many were started.
+     */
+    private int dispatch(List<Claimed> claims, long claimedAt) {
+        List<Claimed> overCap = new ArrayList<>();
+        Set<String> full = new java.util.HashSet<>();
+        int started = 0;
+        for (Claimed c : claims) {
+            Semaphore slot = slot(c.endpointId());
+            if (!slot.tryAcquire()) {
+                overCap.add(c);
+                full.add(c.endpointId());
+                continue;
+            }
+            if (!inFlight.tryAcquire()) {
+                slot.release();
+                overCap.add(c);
+                continue;
+            }
+            active.put(c.id(), c);
+            senders.execute(() -> send(c, slot, claimedAt));
+            started++;
+        }
+        if (!overCap.isEmpty()) {
+            store.release(overCap, null, clock.instant());
+            saturated.addAll(full); // released first: a slot freed from now on wakes the claim loop to them
+        }
+        return started;
+    }
+
+    /**
+     * Until when the deliveries of messages accepted now may be leased to this node at creation, or
+     * null when this node is not taking work or has fewer than {@code messages} free in-flight slots
+     * (they are then created pending, for any node's claim loop).
+     */
+    public Instant handoffLeaseUntil(int messages) {
+        if (!claiming.get() || inFlight.availablePermits() < messages) return null;
+        return clock.instant().plus(settings.lease());
+    }
+
+    /**
+     * Sends deliveries that ingest created leased to this node (after their commit), as if the claim
+     * loop had claimed them at {@code leasedAtNanos}. If this node has stopped taking work, their
+     * leases are released for any node to claim.
+     */
+    public void adopt(List<Claimed> leased, long leasedAtNanos) {
+        if (leased.isEmpty()) return;
+        listener.handedOff(leased.size());
+        if (!claiming.get()) {
+            store.release(leased, null, clock.instant());
+            wake();
+            return;
+        }
+        if (dispatch(leased, leasedAtNanos) < leased.size()) wake();
     }
 
     /** Waits until woken, until a known retry falls due, or for {@code max}. */

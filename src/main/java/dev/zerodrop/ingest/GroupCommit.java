@@ -1,9 +1,11 @@
 package dev.zerodrop.ingest;
 
+import dev.zerodrop.store.DeliveryStore;
 import dev.zerodrop.store.MessageStore;
 import dev.zerodrop.store.MessageStore.Created;
 import dev.zerodrop.store.MessageStore.Submission;
 import dev.zerodrop.store.StoreUnavailableException;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -39,15 +41,39 @@ public final class GroupCommit implements AutoCloseable {
     private final AtomicBoolean running = new AtomicBoolean(true);
     private final List<Thread> committers = new ArrayList<>();
     private final Listener listener;
+    private final Handoff handoff;
 
-    public GroupCommit(MessageStore store, int committers, int maxBatch) {
-        this(store, committers, maxBatch, Listener.NONE);
+    /**
+     * The local dispatcher, taking the deliveries of new messages straight from the commit that
+     * created them (see {@link MessageStore#createAll(List, Instant)}).
+     */
+    public interface Handoff {
+        Handoff NONE = new Handoff() {
+            @Override
+            public Instant leaseUntil(int messages) {
+                return null;
+            }
+
+            @Override
+            public void adopt(List<DeliveryStore.Claimed> leased, long leasedAtNanos) {}
+        };
+
+        /** Until when deliveries created now are leased to this node, or null to create them pending. */
+        Instant leaseUntil(int messages);
+
+        /** Takes deliveries created leased to this node, after their commit. */
+        void adopt(List<DeliveryStore.Claimed> leased, long leasedAtNanos);
     }
 
-    public GroupCommit(MessageStore store, int committers, int maxBatch, Listener listener) {
+    public GroupCommit(MessageStore store, int committers, int maxBatch) {
+        this(store, committers, maxBatch, Listener.NONE, Handoff.NONE);
+    }
+
+    public GroupCommit(MessageStore store, int committers, int maxBatch, Listener listener, Handoff handoff) {
         this.store = store;
         this.maxBatch = maxBatch;
         this.listener = listener;
+        this.handoff = handoff;
         for (int i = 0; i < committers; i++) {
             this.committers.add(Thread.ofPlatform().name("zd-ingest-" + i).daemon().start(this::loop));
         }
@@ -84,7 +110,19 @@ public final class GroupCommit implements AutoCloseable {
 
     private void commit(List<Item> batch) {
         try {
-            List<Created> results = store.createAll(batch.stream().map(Item::submission).toList());
+            long leasedAt = System.nanoTime();
+            Instant leaseUntil = handoff.leaseUntil(batch.size());
+            MessageStore.Batch stored = store.createAll(batch.stream().map(Item::submission).toList(), leaseUntil);
+            List<Created> results = stored.created();
+            if (!stored.leased().isEmpty()) {
+                try {
+                    handoff.adopt(stored.leased(), leasedAt);
+                } catch (RuntimeException e) {
+                    // Stored and leased: the leases expire and the rescuer retries them. Nothing is lost.
+                    log.error("could not hand {} new deliveries to the dispatcher; they will be retried when their lease expires",
+                            stored.leased().size(), e);
+                }
+            }
             for (int i = 0; i < batch.size(); i++) batch.get(i).done().complete(results.get(i));
             try {
                 listener.committed(batch.size(), (int) results.stream().filter(r -> r instanceof Created.Stored).count());

@@ -60,6 +60,7 @@ public final class Metrics implements DispatchListener, GroupCommit.Listener, Au
     private final Counter lostLeaseAttempts;
     private final Counter superseded;
     private final Counter claimed;
+    private final Counter handedOff;
     private final Counter ingestAcknowledged;
     private final DistributionSummary ingestBatch;
     private final Counter refreshFailures;
@@ -92,6 +93,8 @@ public final class Metrics implements DispatchListener, GroupCommit.Listener, Au
         superseded = Counter.builder("zerodrop.superseded.outcomes")
                 .description("Late outcomes that lost their fence (the lease was taken over) and changed nothing").register(registry);
         claimed = Counter.builder("zerodrop.claimed").description("Deliveries leased by this node's claim loop").register(registry);
+        handedOff = Counter.builder("zerodrop.handed.off")
+                .description("Deliveries leased to this node in the commit that accepted their message, sent without a claim").register(registry);
         ingestAcknowledged = Counter.builder("zerodrop.ingest.acknowledged")
                 .description("Messages committed and acknowledged by the ingest group commit").register(registry);
         ingestBatch = DistributionSummary.builder("zerodrop.ingest.batch.size").description("Messages per ingest transaction")
@@ -177,6 +180,11 @@ public final class Metrics implements DispatchListener, GroupCommit.Listener, Au
     @Override
     public void claimed(int count) {
         claimed.increment(count);
+    }
+
+    @Override
+    public void handedOff(int count) {
+        handedOff.increment(count);
     }
 
     @Override

@@ -36,9 +36,16 @@ public final class MessageStore {
         this.jdbc = jdbc;
     }
 
-    /** The outcome of one message of a batch: created with so many deliveries, or a duplicate eventId. */
+    /**
+     * The outcome of one message of a batch: created with so many deliveries ({@code leased} of them
+     * leased to the caller at creation, see {@link #createAll(List, Instant)}), or a duplicate eventId.
+     */
     public sealed interface Created {
-        record Stored(int deliveries) implements Created {}
+        record Stored(int deliveries, int leased) implements Created {
+            public Stored(int deliveries) {
+                this(deliveries, 0);
+            }
+        }
 
         record Duplicate(String existingId) implements Created {}
     }
@@ -55,10 +62,26 @@ public final class MessageStore {
      * changes nothing; the others are stored.
      */
     public List<Created> createAll(List<Submission> batch) {
-        return jdbc.tx(c -> createAllIn(c, batch));
+        return createAll(batch, null).created();
     }
 
-    private static List<Created> createAllIn(Connection c, List<Submission> batch) throws SQLException {
+    /** A batch's outcomes, and the deliveries leased to the caller at creation (in the batch's order). */
+    public record Batch(List<Created> created, List<DeliveryStore.Claimed> leased) {}
+
+    /**
+     * As {@link #createAll(List)}; with {@code leaseUntil} set, every delivery that is due at once to
+     * an enabled endpoint without a rate limit is created already leased to the caller (state
+     * sending, fencing token 1, lease until then) and returned ready to send: the dispatcher of the
+     * node that accepted the message sends it without claiming it first. The lease is as durable as
+     * the message: if the caller dies before recording an outcome, the lease expires and the rescuer
+     * retries the delivery, as it would after a claim. Callers hand the leased deliveries to the
+     * dispatcher only after this method returns (the commit is done).
+     */
+    public Batch createAll(List<Submission> batch, Instant leaseUntil) {
+        return jdbc.tx(c -> createAllIn(c, batch, leaseUntil));
+    }
+
+    private static Batch createAllIn(Connection c, List<Submission> batch, Instant leaseUntil) throws SQLException {
         int n = batch.size();
         String[] ids = new String[n], apps = new String[n], types = new String[n], eventIds = new String[n], channels = new String[n];
         byte[][] payloads = new byte[n][];
@@ -85,21 +108,48 @@ public final class MessageStore {
                 RETURNING id""",
                 rs -> rs.getString(1), ids, apps, types, eventIds, channels, payloads, created));
         java.util.Map<String, Integer> fanOut = new java.util.HashMap<>();
+        java.util.Map<String, Integer> leasedCount = new java.util.HashMap<>();
+        List<DeliveryStore.Claimed> leased = new ArrayList<>();
         if (!inserted.isEmpty()) {
+            java.util.Map<String, NewMessage> byId = new java.util.HashMap<>();
+            for (Submission sub : batch) byId.put(sub.message().id(), sub.message());
+            // The endpoint's fields come back only for leased rows: they are what the dispatcher sends with.
             Jdbc.query(c, """
-                    INSERT INTO delivery (msg_id, endpoint_id, app_id, state, next_attempt_at, created_at, updated_at)
-                    SELECT v.id, e.id, e.app_id, CASE WHEN e.disabled THEN 'held' ELSE 'pending' END,
-                           CASE WHEN e.disabled THEN NULL ELSE v.first_at END, v.created_at, v.created_at
-                      FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::timestamptz[], ?::timestamptz[])
-                           AS v(id, app_id, event_type, channels, first_at, created_at)
-                      JOIN endpoint e ON e.app_id = v.app_id AND e.deleted_at IS NULL
-                     WHERE v.id = ANY (?::text[])
-                       AND (e.filter_types IS NULL OR v.event_type = ANY (e.filter_types))
-                       AND (e.channels IS NULL OR e.channels && coalesce(
-                            ARRAY(SELECT jsonb_array_elements_text(v.channels::jsonb)), '{}'::text[]))
-                    RETURNING msg_id""",
-                    rs -> fanOut.merge(rs.getString(1), 1, Integer::sum),
-                    ids, apps, types, channels, first, created, inserted.toArray(String[]::new));
+                    WITH d AS (
+                        INSERT INTO delivery (msg_id, endpoint_id, app_id, state, next_attempt_at, lease_token, lease_expires_at,
+                                              created_at, updated_at)
+                        SELECT v.id, e.id, e.app_id, s.state, CASE WHEN e.disabled THEN NULL ELSE v.first_at END,
+                               CASE WHEN s.state = 'sending' THEN 1 ELSE 0 END,
+                               CASE WHEN s.state = 'sending' THEN ?::timestamptz END, v.created_at, v.created_at
+                          FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::timestamptz[], ?::timestamptz[])
+                               AS v(id, app_id, event_type, channels, first_at, created_at)
+                          JOIN endpoint e ON e.app_id = v.app_id AND e.deleted_at IS NULL
+                          CROSS JOIN LATERAL (SELECT CASE WHEN e.disabled THEN 'held'
+                                                          WHEN ?::timestamptz IS NOT NULL AND e.throttle_rate IS NULL
+                                                               AND v.first_at <= v.created_at THEN 'sending'
+                                                          ELSE 'pending' END AS state) s
+                         WHERE v.id = ANY (?::text[])
+                           AND (e.filter_types IS NULL OR v.event_type = ANY (e.filter_types))
+                           AND (e.channels IS NULL OR e.channels && coalesce(
+                                ARRAY(SELECT jsonb_array_elements_text(v.channels::jsonb)), '{}'::text[]))
+                        RETURNING id, msg_id, endpoint_id, app_id, state, lease_token, next_attempt_at)
+                    SELECT d.id, d.msg_id, d.endpoint_id, d.app_id, d.state, d.lease_token, d.next_attempt_at,
+                           e.url, e.headers::text AS headers, e.secret, e.old_secrets::text AS old_secrets
+                      FROM d LEFT JOIN endpoint e ON e.id = d.endpoint_id AND d.state = 'sending'""",
+                    rs -> {
+                        String msgId = rs.getString("msg_id");
+                        fanOut.merge(msgId, 1, Integer::sum);
+                        if (!"sending".equals(rs.getString("state"))) return null;
+                        leasedCount.merge(msgId, 1, Integer::sum);
+                        NewMessage m = byId.get(msgId);
+                        leased.add(new DeliveryStore.Claimed(rs.getLong("id"), rs.getLong("lease_token"), 0, 0, false,
+                                Jdbc.instant(rs, "next_attempt_at"), msgId, rs.getString("app_id"), rs.getString("endpoint_id"),
+                                m.eventType(), m.createdAt(), m.payload(), rs.getString("url"),
+                                dev.zerodrop.core.Json.stringMap(rs.getString("headers")), rs.getString("secret"),
+                                EndpointStore.oldSecrets(rs.getString("old_secrets")), null));
+                        return null;
+                    },
+                    leaseUntil, ids, apps, types, channels, first, created, leaseUntil, inserted.toArray(String[]::new));
         }
         List<IdempotentResponse> completions = new ArrayList<>();
         List<Created> out = new ArrayList<>(n);
@@ -107,7 +157,7 @@ public final class MessageStore {
         for (int i = 0; i < n; i++) {
             Submission sub = batch.get(i);
             if (inserted.contains(ids[i])) {
-                out.add(new Created.Stored(fanOut.getOrDefault(ids[i], 0)));
+                out.add(new Created.Stored(fanOut.getOrDefault(ids[i], 0), leasedCount.getOrDefault(ids[i], 0)));
                 if (sub.idempotent() != null) completions.add(sub.idempotent());
             } else {
                 out.add(null);
@@ -120,7 +170,7 @@ public final class MessageStore {
                     rs -> rs.getString(1), apps[i], eventIds[i]).orElse("?");
             out.set(i, new Created.Duplicate(existing));
         }
-        return out;
+        return new Batch(out, leased);
     }
 
     /** Stores a message with a single delivery to one endpoint (send-example). */
