@@ -32,7 +32,7 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class Bench {
     public static final String TOKEN = "bench-admin-token-0123456789";
-    public static final List<String> SCENARIOS = List.of("max", "rate", "fanout", "payload64k", "slow", "backlog");
+    public static final List<String> SCENARIOS = List.of("max", "rate", "fanout", "payload64k", "slow", "ingest", "backlog");
 
     public record Settings(Duration warmup, Duration duration, int producers, int rate, int backlog, String dbServer,
                            Path workDir, PrintStream out) {}
@@ -114,6 +114,7 @@ public final class Bench {
             case "fanout" -> throughput("fanout", 10, 1024, Duration.ZERO, false);
             case "payload64k" -> throughput("payload64k", 1, 64 * 1024, Duration.ZERO, false);
             case "slow" -> throughput("slow", 1, 1024, Duration.ofMillis(200), false);
+            case "ingest" -> ingest();
             case "backlog" -> backlog();
             default -> throw new IllegalArgumentException("unknown scenario '" + scenario + "'; choose from " + SCENARIOS);
         };
@@ -199,6 +200,56 @@ public final class Bench {
                 node.term(Duration.ofSeconds(60));
                 dropDatabase(node);
             }
+        }
+    }
+
+    /**
+     * Ingest alone: a node that does not dispatch (ZERODROP_DISPATCH=false), 64 producers in closed
+     * loop, one endpoint (so every message is fanned out to a delivery in its commit). Lost: an
+     * acknowledged message without its message and delivery rows in the database.
+     */
+    Result ingest() throws Exception {
+        if (s.dbServer() == null) throw new IllegalArgumentException("the ingest scenario needs --db-server");
+        Map<String, String> flags = nodeFlags("ingest");
+        flags.put("dispatch", "false");
+        NodeProcess node = node("bench-ingest", flags).start(Duration.ofSeconds(120));
+        try {
+            String app = post(node.url(), "/api/v1/app", Map.of("name", "ingest")).get("id").asText();
+            post(node.url(), "/api/v1/app/" + app + "/endpoint", Map.of("url", "http://127.0.0.1:9/never-called"));
+            try (LoadGenerator load = new LoadGenerator(node.url(), app, TOKEN, 1024, Math.max(64, s.producers()))) {
+                load.startClosedLoop(s.producers());
+                NodeProcess.pause(s.warmup());
+                long windowStart = System.nanoTime();
+                long ackedBefore = load.acked.size();
+                double cpuBefore = ProcessStats.cpuSeconds(node.pid());
+                double maxRss = 0;
+                long windowEnd = windowStart + s.duration().toNanos();
+                while (System.nanoTime() < windowEnd) {
+                    NodeProcess.pause(Duration.ofMillis(500));
+                    maxRss = Math.max(maxRss, ProcessStats.rssMiB(node.pid()));
+                }
+                double seconds = (System.nanoTime() - windowStart) / 1e9;
+                double cores = (ProcessStats.cpuSeconds(node.pid()) - cpuBefore) / seconds;
+                double ingest = (load.acked.size() - ackedBefore) / seconds;
+                load.stop();
+                long found;
+                try (var c = DriverManager.getConnection(flags.get("db-url"));
+                     var ps = c.prepareStatement("SELECT count(*) FROM message m JOIN delivery d ON d.msg_id = m.id WHERE m.id = ANY (?)")) {
+                    ps.setArray(1, c.createArrayOf("text", load.acked.keySet().toArray()));
+                    try (var rs = ps.executeQuery()) {
+                        rs.next();
+                        found = rs.getLong(1);
+                    }
+                }
+                Map<String, Object> extra = new LinkedHashMap<>();
+                extra.put("producers", s.producers());
+                extra.put("load-errors", load.errors.get());
+                return new Result("ingest", ingest, 0, Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN, cores, maxRss,
+                        load.acked.size(), load.acked.size() - found, extra);
+            }
+        } finally {
+            node.term(Duration.ofSeconds(60));
+            dropDatabase(node);
         }
     }
 

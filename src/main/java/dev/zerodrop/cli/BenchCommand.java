@@ -14,11 +14,12 @@ import picocli.CommandLine.Option;
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = {"Benchmark a real node through the HTTP API, durable, against a local receiver.",
                 "Scenarios: max (closed loop, 1 endpoint, 1 KB), rate (fixed rate, for latency), fanout (10 endpoints),",
-                "payload64k (64 KB payloads), slow (receiver adds 200 ms), backlog (drain N pending deliveries while",
+                "payload64k (64 KB payloads), slow (receiver adds 200 ms), ingest (a node that does not dispatch),",
+                "backlog (drain N pending deliveries while",
                 "new messages keep arriving for another endpoint). Also measures pgbench (single-row insert, 8",
                 "clients) and the raw HTTP client rate to the same receiver."})
 final class BenchCommand implements Callable<Integer> {
-    @Option(names = "--scenario", defaultValue = "max,rate,fanout,payload64k,slow", description = "Comma-separated scenarios, or all (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--scenario", defaultValue = "max,rate,fanout,payload64k,slow,ingest", description = "Comma-separated scenarios, or all (default: ${DEFAULT-VALUE}).")
     String scenario;
 
     @Option(names = "--warmup", defaultValue = "10s", description = "Load before measuring, for the JIT (default: ${DEFAULT-VALUE}).")
