@@ -159,20 +159,13 @@ public final class Bench {
                     if (fixedRate) load.startFixedRate(s.rate());
                     else load.startClosedLoop(s.producers());
                     NodeProcess.pause(s.warmup());
-                    long windowStart = System.nanoTime();
-                    long ackedBefore = load.acked.size();
-                    long deliveredBefore = deliveries.get();
-                    double cpuBefore = ProcessStats.cpuSeconds(node.pid());
-                    double maxRss = 0;
-                    long windowEnd = windowStart + s.duration().toNanos();
-                    while (System.nanoTime() < windowEnd) {
-                        NodeProcess.pause(Duration.ofMillis(500));
-                        maxRss = Math.max(maxRss, ProcessStats.rssMiB(node.pid()));
-                    }
-                    double seconds = (System.nanoTime() - windowStart) / 1e9;
-                    double cores = (ProcessStats.cpuSeconds(node.pid()) - cpuBefore) / seconds;
-                    double ingest = (load.acked.size() - ackedBefore) / seconds;
-                    double delivered = (deliveries.get() - deliveredBefore) / seconds;
+                    Window w = measure(node, () -> load.acked.size(), deliveries::get);
+                    long windowStart = w.startNanos();
+                    long windowEnd = w.endNanos();
+                    double ingest = w.rates()[0];
+                    double delivered = w.rates()[1];
+                    double cores = w.cores();
+                    double maxRss = w.maxRssMiB();
                     load.stop();
                     // Drain: every acknowledged message must reach every endpoint.
                     long drainDeadline = System.nanoTime() + Duration.ofMinutes(5).toNanos();
@@ -219,18 +212,7 @@ public final class Bench {
             try (LoadGenerator load = new LoadGenerator(node.url(), app, TOKEN, 1024, Math.max(64, s.producers()))) {
                 load.startClosedLoop(s.producers());
                 NodeProcess.pause(s.warmup());
-                long windowStart = System.nanoTime();
-                long ackedBefore = load.acked.size();
-                double cpuBefore = ProcessStats.cpuSeconds(node.pid());
-                double maxRss = 0;
-                long windowEnd = windowStart + s.duration().toNanos();
-                while (System.nanoTime() < windowEnd) {
-                    NodeProcess.pause(Duration.ofMillis(500));
-                    maxRss = Math.max(maxRss, ProcessStats.rssMiB(node.pid()));
-                }
-                double seconds = (System.nanoTime() - windowStart) / 1e9;
-                double cores = (ProcessStats.cpuSeconds(node.pid()) - cpuBefore) / seconds;
-                double ingest = (load.acked.size() - ackedBefore) / seconds;
+                Window w = measure(node, () -> load.acked.size());
                 load.stop();
                 long found;
                 try (var c = DriverManager.getConnection(flags.get("db-url"));
@@ -244,7 +226,7 @@ public final class Bench {
                 Map<String, Object> extra = new LinkedHashMap<>();
                 extra.put("producers", s.producers());
                 extra.put("load-errors", load.errors.get());
-                return new Result("ingest", ingest, 0, Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN, cores, maxRss,
+                return new Result("ingest", w.rates()[0], 0, Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN, w.cores(), w.maxRssMiB(),
                         load.acked.size(), load.acked.size() - found, extra);
             }
         } finally {
@@ -326,6 +308,28 @@ public final class Bench {
                 dropDatabase(node);
             }
         }
+    }
+
+    /** A measured window: its bounds (System.nanoTime), the node's CPU and peak RSS, and each counter's rate per second. */
+    private record Window(long startNanos, long endNanos, double cores, double maxRssMiB, double[] rates) {}
+
+    /** Measures {@code node} for the configured duration; {@code counters} are read at both ends. */
+    private Window measure(NodeProcess node, java.util.function.LongSupplier... counters) throws Exception {
+        long start = System.nanoTime();
+        long[] before = new long[counters.length];
+        for (int i = 0; i < counters.length; i++) before[i] = counters[i].getAsLong();
+        double cpuBefore = ProcessStats.cpuSeconds(node.pid());
+        double maxRss = 0;
+        long end = start + s.duration().toNanos();
+        while (System.nanoTime() < end) {
+            NodeProcess.pause(Duration.ofMillis(500));
+            maxRss = Math.max(maxRss, ProcessStats.rssMiB(node.pid()));
+        }
+        double seconds = (System.nanoTime() - start) / 1e9;
+        double cores = (ProcessStats.cpuSeconds(node.pid()) - cpuBefore) / seconds;
+        double[] rates = new double[counters.length];
+        for (int i = 0; i < counters.length; i++) rates[i] = (counters[i].getAsLong() - before[i]) / seconds;
+        return new Window(start, end, cores, maxRss, rates);
     }
 
     private final Map<NodeProcess, String> databases = new ConcurrentHashMap<>();
