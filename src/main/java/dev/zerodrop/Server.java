@@ -37,9 +37,7 @@ import dev.zerodrop.store.QueueStore;
 import dev.zerodrop.store.TokenStore;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.time.Instant;
 import java.time.InstantSource;
-import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -144,17 +142,7 @@ public final class Server implements AutoCloseable {
         Dispatcher d = dispatcher;
         IdempotencyStore idempotency = new IdempotencyStore(jdbc);
         MessageStore messages = new MessageStore(jdbc);
-        GroupCommit.Handoff handoff = d == null || !cfg.directDispatch() ? GroupCommit.Handoff.NONE : new GroupCommit.Handoff() {
-            @Override
-            public Instant leaseUntil(int messages) {
-                return d.handoffLeaseUntil(messages);
-            }
-
-            @Override
-            public void adopt(List<DeliveryStore.Claimed> leased, long leasedAtNanos) {
-                d.adopt(leased, leasedAtNanos);
-            }
-        };
+        GroupCommit.Handoff handoff = d == null || !cfg.directDispatch() ? GroupCommit.Handoff.NONE : d;
         GroupCommit ingest = new GroupCommit(messages, cfg.ingestCommitters(), cfg.ingestBatch(), metrics, handoff);
         Runnable wake = d == null ? () -> {} : d::wake;
         DeadLetterQueue dlq = new DeadLetterQueue(new DlqStore(jdbc), cfg.replayRate(), cfg.dlqRetention(), wake);

@@ -37,7 +37,7 @@ import org.slf4j.spi.LoggingEventBuilder;
  * sent on its own virtual thread; one completer writes outcomes in batches, fenced by lease token;
  * a rescuer returns expired leases. No database transaction is open during an HTTP call.
  */
-public final class Dispatcher implements AutoCloseable {
+public final class Dispatcher implements AutoCloseable, dev.zerodrop.ingest.GroupCommit.Handoff {
     private static final Logger log = LoggerFactory.getLogger(Dispatcher.class);
     private static final int COMPLETION_BATCH = 500;
 
@@ -198,7 +198,8 @@ public final class Dispatcher implements AutoCloseable {
      * null when this node is not taking work or has fewer than {@code messages} free in-flight slots
      * (they are then created pending, for any node's claim loop).
      */
-    public Instant handoffLeaseUntil(int messages) {
+    @Override
+    public Instant leaseUntil(int messages) {
         if (!claiming.get() || inFlight.availablePermits() < messages) return null;
         return clock.instant().plus(settings.lease());
     }
@@ -208,12 +209,12 @@ public final class Dispatcher implements AutoCloseable {
      * loop had claimed them at {@code leasedAtNanos}. If this node has stopped taking work, their
      * leases are released for any node to claim.
      */
+    @Override
     public void adopt(List<Claimed> leased, long leasedAtNanos) {
         if (leased.isEmpty()) return;
         listener.handedOff(leased.size());
         if (!claiming.get()) {
             store.release(leased, null, clock.instant());
-            wake();
             return;
         }
         if (dispatch(leased, leasedAtNanos) < leased.size()) wake();
