@@ -109,7 +109,6 @@ public final class Server implements AutoCloseable {
         if (cfg.dbUrl().isPresent()) {
             url = cfg.dbUrl().get();
         } else {
-            log.info("starting the embedded PostgreSQL in {}", cfg.dataDir().toAbsolutePath());
             embedded = EmbeddedDatabase.start(cfg.dataDir());
             url = embedded.jdbcUrl();
         }

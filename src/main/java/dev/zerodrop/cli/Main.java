@@ -4,6 +4,7 @@ import dev.zerodrop.Server;
 import dev.zerodrop.config.Config;
 import dev.zerodrop.config.ConfigException;
 import dev.zerodrop.config.Knob;
+import dev.zerodrop.store.EmbeddedDatabase;
 import java.util.EnumMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -77,6 +78,9 @@ public final class Main implements Runnable {
         Server server;
         try {
             server = Server.start(cfg);
+        } catch (EmbeddedDatabase.InUseException e) {
+            System.err.println("zerodrop: " + e.getMessage());
+            return 3;
         } catch (Exception e) {
             System.err.println("zerodrop: could not start: " + e.getMessage());
             org.slf4j.LoggerFactory.getLogger(Main.class).debug("start failure", e);

@@ -1,6 +1,7 @@
 package dev.zerodrop.store;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.zerodrop.Server;
@@ -8,6 +9,7 @@ import dev.zerodrop.config.Knob;
 import dev.zerodrop.chaos.Receiver;
 import dev.zerodrop.testing.TestServer;
 import java.io.File;
+import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -21,10 +23,14 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The embedded PostgreSQL: durable settings, data that survives restarts, and recovery after kill -9. */
+/**
+ * The embedded PostgreSQL: durable settings, data that survives restarts, recovery after kill -9, and
+ * one server per data directory.
+ */
 class EmbeddedDatabaseTest {
     @TempDir
     Path dir;
@@ -111,6 +117,67 @@ class EmbeddedDatabaseTest {
         }
     }
 
+    /**
+     * A second {@code serve} on a data directory in use stops at once, before touching PostgreSQL,
+     * with a one-line error and exit code 3; the first server keeps its PostgreSQL and keeps working.
+     */
+    @Test
+    void aSecondServerOnADataDirectoryInUseStopsAtOnceAndLeavesTheFirstRunning() throws Exception {
+        Path data = dir.resolve("data");
+        try (Receiver r = Receiver.alwaysOk()) {
+            Process first = startChild(data);
+            String app;
+            List<String> acked;
+            try {
+                app = waitHealthyAndCreate(first, r, "first");
+                long pg = postmasterPid(data).orElseThrow();
+
+                Path err = dir.resolve("second.err");
+                long started = System.nanoTime();
+                Process second = new ProcessBuilder(serveCommand(data, freePort())).redirectError(err.toFile())
+                        .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+                assertThat(second.waitFor(60, TimeUnit.SECONDS)).as("the second server exits").isTrue();
+                System.out.printf("second serve on a data directory in use exited %d after %d ms (JVM start included)%n",
+                        second.exitValue(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
+                assertThat(second.exitValue()).isEqualTo(3);
+                assertThat(Files.readAllLines(err)).containsExactly("zerodrop: the data directory " + data
+                        + " is in use by another ZeroDrop server (pid " + first.pid() + "); stop it first or choose another --data-dir");
+
+                assertThatThrownBy(() -> TestServer.start(embedded(data), TestServer.quiet(Server.Options.defaults())))
+                        .isInstanceOf(EmbeddedDatabase.InUseException.class).hasMessageContaining("(pid " + first.pid() + ")");
+
+                assertThat(postmasterPid(data)).contains(pg);
+                assertThat(ProcessHandle.of(pg).map(ProcessHandle::isAlive)).contains(true);
+                assertThat(health()).isEqualTo(204);
+                acked = sendMessages(app, 1);
+            } finally {
+                first.destroy(); // SIGTERM: a graceful stop, which releases the data directory
+                assertThat(first.waitFor(90, TimeUnit.SECONDS)).as("the first server stops").isTrue();
+            }
+            // The child does not dispatch: the message it accepted goes out from the next server on the directory.
+            try (TestServer zd = TestServer.start(embedded(data), TestServer.quiet(Server.Options.defaults()))) {
+                await().atMost(Duration.ofSeconds(30)).until(() -> delivered(r).containsAll(acked));
+            }
+        }
+    }
+
+    /** Within one JVM too, and the directory is free again once the first server has stopped. */
+    @Test
+    void aSecondServerInTheSameJvmIsRefusedUntilTheFirstHasStopped() throws Exception {
+        Path data = dir.resolve("data");
+        try (TestServer zd = TestServer.start(embedded(data), TestServer.quiet(Server.Options.defaults()))) {
+            assertThatThrownBy(() -> TestServer.start(embedded(data.resolve("..").resolve("data")), TestServer.quiet(Server.Options.defaults())))
+                    .isInstanceOf(EmbeddedDatabase.InUseException.class)
+                    .hasMessage("the data directory " + data + " is in use by another ZeroDrop server (pid "
+                            + ProcessHandle.current().pid() + "); stop it first or choose another --data-dir");
+            assertThat(zd.call("GET", "/api/v1/health", null).status()).isEqualTo(204);
+            zd.createApp("still-here");
+        }
+        try (TestServer zd = TestServer.start(embedded(data), TestServer.quiet(Server.Options.defaults()))) {
+            assertThat(zd.get("/api/v1/app").get("data").get(0).get("name").asText()).isEqualTo("still-here");
+        }
+    }
+
     private int childPort;
 
     private Map<Knob, String> port(Map<Knob, String> knobs) {
@@ -119,25 +186,33 @@ class EmbeddedDatabaseTest {
     }
 
     private Process startChild(Path data) throws Exception {
-        if (childPort == 0) {
-            try (var s = new java.net.ServerSocket(0)) {
-                childPort = s.getLocalPort();
-            }
-        }
-        String java = ProcessHandle.current().info().command().orElse("java");
-        List<String> cmd = List.of(java, "-cp", System.getProperty("java.class.path"), "dev.zerodrop.cli.Main", "serve",
-                "--port", Integer.toString(childPort), "--host", "127.0.0.1", "--data-dir", data.toString(),
-                "--admin-token", TestServer.TOKEN, "--allow-private-cidrs", "127.0.0.0/8", "--dispatch", "false");
+        if (childPort == 0) childPort = freePort();
         File log = dir.resolve("child-" + System.nanoTime() + ".log").toFile();
-        return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log).start();
+        return new ProcessBuilder(serveCommand(data, childPort)).redirectErrorStream(true).redirectOutput(log).start();
+    }
+
+    private static int freePort() throws IOException {
+        try (var s = new java.net.ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    private static List<String> serveCommand(Path data, int port) {
+        String java = ProcessHandle.current().info().command().orElse("java");
+        return List.of(java, "-cp", System.getProperty("java.class.path"), "dev.zerodrop.cli.Main", "serve",
+                "--port", Integer.toString(port), "--host", "127.0.0.1", "--data-dir", data.toString(),
+                "--admin-token", TestServer.TOKEN, "--allow-private-cidrs", "127.0.0.0/8", "--dispatch", "false");
     }
 
     private final HttpClient http = HttpClient.newHttpClient();
 
     private void waitHealthy() {
-        await().atMost(Duration.ofSeconds(60)).ignoreExceptions().until(() -> http.send(
-                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + childPort + "/api/v1/health")).build(),
-                HttpResponse.BodyHandlers.discarding()).statusCode() == 204);
+        await().atMost(Duration.ofSeconds(60)).ignoreExceptions().until(() -> health() == 204);
+    }
+
+    private int health() throws Exception {
+        return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + childPort + "/api/v1/health")).build(),
+                HttpResponse.BodyHandlers.discarding()).statusCode();
     }
 
     private String waitHealthyAndCreate(Process node, Receiver r, String name) throws Exception {
