@@ -193,6 +193,8 @@ public final class AlertEngine implements AutoCloseable {
                 }
                 yield out;
             }
+            case "audit.lost_leases" -> audit.repeatedLostLeases(null).stream()
+                    .map(s -> new Observation(s.appId(), s.endpointId(), s.count(), s.count())).toList();
             case "audit.stuck_leases" -> {
                 int grace = global != null ? global.windowSeconds() : 300;
                 yield audit.stuck(now, Duration.ofSeconds(grace)).stream()
@@ -204,7 +206,7 @@ public final class AlertEngine implements AutoCloseable {
 
     static boolean violates(String kind, Rule r, Observation o) {
         return switch (kind) {
-            case "delivery.dead", "dlq.depth", "audit.unaccounted", "audit.stuck_leases" -> o.value() > r.threshold();
+            case "delivery.dead", "dlq.depth", "audit.unaccounted", "audit.stuck_leases", "audit.lost_leases" -> o.value() > r.threshold();
             case "slo.burn" -> o.total() > 0;
             case "endpoint.failure_rate" -> o.total() >= r.minAttempts() && o.total() > 0 && o.value() / o.total() >= r.threshold();
             case "endpoint.disabled", "message.failing" -> o.value() > 0 || kind.equals("endpoint.disabled");
@@ -235,6 +237,8 @@ public final class AlertEngine implements AutoCloseable {
                     + " cannot be accounted for";
             case "audit.stuck_leases" -> "Audit: " + n + (n == 1 ? " lease" : " leases") + " of endpoint " + o.subject() + " of " + app
                     + " expired more than " + r.windowSeconds() + "s ago and were not rescued";
+            case "audit.lost_leases" -> n + (n == 1 ? " delivery" : " deliveries") + " to endpoint " + o.subject() + " of " + app
+                    + " lost their lease twice or more in a row: sending them keeps ending without an outcome (a crash or a hang)";
             default -> kind;
         };
     }

@@ -20,14 +20,14 @@ import java.util.TreeMap;
 public final class Audit {
     /** The counts of one scope (the server, an application or an endpoint). */
     public record Counts(long accepted, long pending, long sending, long delivered, long dead, long discarded, long held,
-                         long unaccounted, long stuckLeases) {
-        static Counts of(Map<String, Long> n, long missing, long stuck) {
+                         long unaccounted, long stuckLeases, long repeatedLostLeases) {
+        static Counts of(Map<String, Long> n, long missing, long stuck, long lostLeases) {
             long accepted = n.getOrDefault("accepted", 0L);
             long sum = 0;
             for (String s : AuditStore.STATES) sum += n.getOrDefault(s, 0L);
             return new Counts(accepted, n.getOrDefault("pending", 0L), n.getOrDefault("sending", 0L), n.getOrDefault("delivered", 0L),
                     n.getOrDefault("dead", 0L), n.getOrDefault("discarded", 0L), n.getOrDefault("held", 0L),
-                    Math.abs(accepted - sum) + missing, stuck);
+                    Math.abs(accepted - sum) + missing, stuck, lostLeases);
         }
     }
 
@@ -65,6 +65,8 @@ public final class Audit {
         for (Stuck s : stuck) {
             if (appId == null || appId.equals(s.appId())) stuckBy.merge(s.endpointId(), s.count(), Long::sum);
         }
+        Map<String, Long> lostBy = new LinkedHashMap<>();
+        for (Stuck s : store.repeatedLostLeases(appId)) lostBy.merge(s.endpointId(), s.count(), Long::sum);
         List<String> withPending = new ArrayList<>();
         for (var app : byApp.values()) {
             for (var ep : app.entrySet()) if (ep.getValue().getOrDefault("pending", 0L) > 0) withPending.add(ep.getKey());
@@ -73,21 +75,25 @@ public final class Audit {
         List<Map<String, Object>> apps = new ArrayList<>();
         long totalMissing = 0;
         long totalStuck = 0;
+        long totalLost = 0;
         for (var app : byApp.entrySet()) {
             Map<String, Long> appTotal = new LinkedHashMap<>();
             long appMissing = 0;
             long appStuck = 0;
+            long appLost = 0;
             Instant appOldest = null;
             List<Map<String, Object>> eps = new ArrayList<>();
             for (var ep : app.getValue().entrySet()) {
                 long m = missing.getOrDefault(ep.getKey(), 0L);
                 long st = stuckBy.getOrDefault(ep.getKey(), 0L);
+                long ll = lostBy.getOrDefault(ep.getKey(), 0L);
                 ep.getValue().forEach((k, v) -> appTotal.merge(k, v, Long::sum));
                 appMissing += m;
                 appStuck += st;
+                appLost += ll;
                 Map<String, Object> e = new LinkedHashMap<>();
                 e.put("endpointId", ep.getKey());
-                e.putAll(asMap(Counts.of(ep.getValue(), m, st)));
+                e.putAll(asMap(Counts.of(ep.getValue(), m, st, ll)));
                 Instant oldest = oldestByEndpoint.get(ep.getKey());
                 e.put("oldestPendingAgeSeconds", age(oldest, now));
                 if (oldest != null && (appOldest == null || oldest.isBefore(appOldest))) appOldest = oldest;
@@ -95,14 +101,15 @@ public final class Audit {
             }
             totalMissing += appMissing;
             totalStuck += appStuck;
+            totalLost += appLost;
             Map<String, Object> a = new LinkedHashMap<>();
             a.put("appId", app.getKey());
-            a.putAll(asMap(Counts.of(appTotal, appMissing, appStuck)));
+            a.putAll(asMap(Counts.of(appTotal, appMissing, appStuck, appLost)));
             a.put("oldestPendingAgeSeconds", age(appOldest, now));
             a.put("endpoints", eps);
             apps.add(a);
         }
-        Map<String, Object> out = new LinkedHashMap<>(asMap(Counts.of(total, totalMissing, totalStuck)));
+        Map<String, Object> out = new LinkedHashMap<>(asMap(Counts.of(total, totalMissing, totalStuck, totalLost)));
         Instant oldest = store.oldestPending().orElse(null);
         out.put("oldestPendingAgeSeconds", age(oldest, now));
         out.put("recountedAt", checkedAt == null ? null : checkedAt.toString());
@@ -127,6 +134,7 @@ public final class Audit {
         m.put("held", c.held());
         m.put("unaccounted", c.unaccounted());
         m.put("stuckLeases", c.stuckLeases());
+        m.put("repeatedLostLeases", c.repeatedLostLeases());
         return m;
     }
 }

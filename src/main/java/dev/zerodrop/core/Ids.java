@@ -21,6 +21,8 @@ public final class Ids {
     public static String attempt(Instant at) { return "atmpt_" + ksuid(at); }
     public static String token() { return "tok_" + ksuid(Instant.now()); }
     public static String task() { return "qtask_" + ksuid(Instant.now()); }
+    /** Ties an error stored in the API (an attempt's response) to its one log line. */
+    public static String incident(Instant at) { return "inc_" + ksuid(at); }
 
     public static String ksuid(Instant at) {
         byte[] raw = new byte[20];

@@ -32,7 +32,9 @@ public sealed interface SendResult {
         /** The address is private or otherwise refused by the guard. */
         BLOCKED("blocked"),
         /** The worker's lease expired before it recorded an outcome (for example after a crash). */
-        LOST_LEASE("lost-lease");
+        LOST_LEASE("lost-lease"),
+        /** An unexpected error of ZeroDrop's own while sending or recording (a bug: the log has it). */
+        INTERNAL("internal");
 
         private final String label;
 

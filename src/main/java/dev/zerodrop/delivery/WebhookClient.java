@@ -73,6 +73,11 @@ public final class WebhookClient implements AutoCloseable {
         }
     }
 
+    /** As {@link #post(String, Map, byte[])}, for the endpoint {@code endpointKey}. */
+    public SendResult post(String endpointKey, String url, Map<String, String> headers, byte[] body) {
+        return post(url, headers, body);
+    }
+
     /** POSTs {@code body} to {@code url} with {@code headers}, and classifies what happened. */
     public SendResult post(String url, Map<String, String> headers, byte[] body) {
         long start = System.nanoTime();

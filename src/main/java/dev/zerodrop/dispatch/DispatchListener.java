@@ -1,5 +1,6 @@
 package dev.zerodrop.dispatch;
 
+import dev.zerodrop.core.DeliveryState;
 import java.time.Duration;
 import java.util.List;
 
@@ -19,20 +20,26 @@ public interface DispatchListener {
     /** Outcomes were committed; {@code superseded} of them had lost their lease and changed nothing. */
     default void completed(int committed, int superseded) {}
 
-    /** Expired leases were returned to pending (or dead) with a {@code lost-lease} attempt. */
+    /** Expired leases were rescued, each with a {@code lost-lease} attempt (also reported by {@link #attempted}). */
     default void rescued(int count) {}
 
     /** A background loop failed and will retry. */
     default void loopError(String loop, RuntimeException e) {}
 
     /**
-     * The outcome of one HTTP attempt was recorded (it won its fence; superseded outcomes are only
-     * counted by {@link #completed}). {@code outcome} is {@code delivered}, {@code retry}, {@code dead}
-     * or {@code held}; {@code errorClass} is an {@code ErrorClass} label, or null when delivered;
-     * {@code duration} is the HTTP request's; {@code sinceAccepted} runs from the message's creation
-     * to the record. Lost-lease attempts are reported by {@link #rescued} instead.
+     * One attempt was recorded (it won its fence; superseded outcomes are only counted by
+     * {@link #completed}). {@code state} is the delivery's new state (pending: it will be retried);
+     * {@code errorClass} is an {@code ErrorClass} label, or null when delivered; {@code duration} is
+     * the HTTP request's (zero for a lost lease); {@code sinceAccepted} runs from the message's
+     * creation to the record (zero when unknown).
      */
-    default void attempted(String outcome, String errorClass, Duration duration, Duration sinceAccepted) {}
+    default void attempted(DeliveryState state, String errorClass, Duration duration, Duration sinceAccepted) {}
+
+    /**
+     * An unexpected error of ZeroDrop's own while sending ({@code send}) or recording ({@code record})
+     * a delivery; it was logged once and recorded as an attempt with error class {@code internal}.
+     */
+    default void internalError(String stage) {}
 
     /**
      * Forwards every call to each of {@code listeners} in turn. A listener that throws is skipped for
@@ -77,8 +84,13 @@ public interface DispatchListener {
             }
 
             @Override
-            public void attempted(String outcome, String errorClass, Duration duration, Duration sinceAccepted) {
-                each(l -> l.attempted(outcome, errorClass, duration, sinceAccepted));
+            public void attempted(DeliveryState state, String errorClass, Duration duration, Duration sinceAccepted) {
+                each(l -> l.attempted(state, errorClass, duration, sinceAccepted));
+            }
+
+            @Override
+            public void internalError(String stage) {
+                each(l -> l.internalError(stage));
             }
         };
     }

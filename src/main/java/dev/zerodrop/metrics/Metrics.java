@@ -2,6 +2,7 @@ package dev.zerodrop.metrics;
 
 import com.zaxxer.hikari.metrics.MetricsTrackerFactory;
 import com.zaxxer.hikari.metrics.micrometer.MicrometerMetricsTrackerFactory;
+import dev.zerodrop.core.DeliveryState;
 import dev.zerodrop.delivery.SendResult;
 import dev.zerodrop.dispatch.DispatchListener;
 import dev.zerodrop.ingest.GroupCommit;
@@ -57,7 +58,7 @@ public final class Metrics implements DispatchListener, GroupCommit.Listener, Au
     private final Timer attemptDuration;
     private final Timer acceptToDelivered;
     private final Counter rescues;
-    private final Counter lostLeaseAttempts;
+    private final Map<String, Counter> internalErrors = new ConcurrentHashMap<>();
     private final Counter superseded;
     private final Counter claimed;
     private final Counter handedOff;
@@ -81,15 +82,18 @@ public final class Metrics implements DispatchListener, GroupCommit.Listener, Au
                 .serviceLevelObjectives(ACCEPT_BUCKETS).register(registry);
         rescues = Counter.builder("zerodrop.lease.rescues").description("Expired leases returned by the rescuer with a lost-lease attempt")
                 .register(registry);
-        lostLeaseAttempts = attemptCounter("retry", SendResult.ErrorClass.LOST_LEASE.label());
         // Every combination the dispatcher can record starts at zero, so rate() and alerts see it from the start.
         attempts.put("delivered null", attemptCounter("delivered", "none"));
         for (SendResult.ErrorClass e : SendResult.ErrorClass.values()) {
-            if (e == SendResult.ErrorClass.LOST_LEASE) continue;
             attempts.put("retry " + e.label(), attemptCounter("retry", e.label()));
             attempts.put("dead " + e.label(), attemptCounter("dead", e.label()));
         }
         attempts.put("held http", attemptCounter("held", "http"));
+        for (String stage : new String[] {"send", "record"}) {
+            internalErrors.put(stage, Counter.builder("zerodrop.internal.errors").tag("stage", stage)
+                    .description("Unexpected errors of ZeroDrop's own while sending or recording a delivery, each recorded as an internal attempt")
+                    .register(registry));
+        }
         superseded = Counter.builder("zerodrop.superseded.outcomes")
                 .description("Late outcomes that lost their fence (the lease was taken over) and changed nothing").register(registry);
         claimed = Counter.builder("zerodrop.claimed").description("Deliveries leased by this node's claim loop").register(registry);
@@ -195,15 +199,21 @@ public final class Metrics implements DispatchListener, GroupCommit.Listener, Au
     @Override
     public void rescued(int count) {
         rescues.increment(count);
-        lostLeaseAttempts.increment(count); // each rescue records one lost-lease attempt and retries
     }
 
     @Override
-    public void attempted(String outcome, String errorClass, Duration duration, Duration sinceAccepted) {
+    public void attempted(DeliveryState state, String errorClass, Duration duration, Duration sinceAccepted) {
+        String outcome = state == DeliveryState.PENDING ? "retry" : state.label();
         attempts.computeIfAbsent(outcome + ' ' + errorClass, k -> attemptCounter(outcome, errorClass == null ? "none" : errorClass))
                 .increment();
-        attemptDuration.record(duration);
-        if ("delivered".equals(outcome) && !sinceAccepted.isNegative()) acceptToDelivered.record(sinceAccepted);
+        boolean lostLease = SendResult.ErrorClass.LOST_LEASE.label().equals(errorClass);
+        if (!lostLease) attemptDuration.record(duration); // no request was timed
+        if (state == DeliveryState.DELIVERED && !sinceAccepted.isNegative()) acceptToDelivered.record(sinceAccepted);
+    }
+
+    @Override
+    public void internalError(String stage) {
+        internalErrors.computeIfAbsent(stage, k -> Counter.builder("zerodrop.internal.errors").tag("stage", k).register(registry)).increment();
     }
 
     private Counter attemptCounter(String outcome, String errorClass) {

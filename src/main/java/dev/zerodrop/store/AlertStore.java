@@ -13,7 +13,7 @@ import java.util.Optional;
 /** Alert rules, alerts and their history, and the observations the rules are evaluated on. */
 public final class AlertStore {
     public static final List<String> KINDS = List.of("delivery.dead", "dlq.depth", "endpoint.failure_rate", "endpoint.disabled", "message.failing",
-            "audit.unaccounted", "audit.stuck_leases", "slo.burn");
+            "audit.unaccounted", "audit.stuck_leases", "slo.burn", "audit.lost_leases");
 
     public record Rule(String id, String appId, String kind, double threshold, int windowSeconds, int minAttempts,
                        int cooldownSeconds, boolean enabled, Instant createdAt, Instant updatedAt) {}
@@ -45,6 +45,7 @@ public final class AlertStore {
                 {"message.failing", 4.0, 300, 1, 3600},
                 {"audit.unaccounted", 0.0, 300, 1, 3600},
                 {"audit.stuck_leases", 0.0, 300, 1, 3600},
+                {"audit.lost_leases", 0.0, 300, 1, 3600},
                 {"slo.burn", 0.0, 300, 1, 0}};
         for (Object[] d : defaults) {
             jdbc.update("""

@@ -60,6 +60,19 @@ public final class AuditStore {
                 rs -> new Stuck(rs.getString(1), rs.getString(2), rs.getLong(3), Jdbc.instant(rs, "oldest")), now.minus(grace));
     }
 
+    /**
+     * Deliveries that lost their lease twice or more in a row and have not been delivered since, per
+     * endpoint (their sending keeps failing to record any outcome: a crash, a hang past the lease).
+     * Uses a small partial index.
+     */
+    public List<Stuck> repeatedLostLeases(String appId) {
+        return jdbc.query("""
+                SELECT app_id, endpoint_id, count(*) AS n, min(updated_at) AS oldest FROM delivery
+                 WHERE lost_leases >= 2 AND state IN ('pending', 'sending', 'dead') AND (?::text IS NULL OR app_id = ?)
+                 GROUP BY app_id, endpoint_id""",
+                rs -> new Stuck(rs.getString(1), rs.getString(2), rs.getLong(3), Jdbc.instant(rs, "oldest")), appId, appId);
+    }
+
     /** The due time of the oldest pending delivery (the first entry of the due index). */
     public Optional<Instant> oldestPending() {
         return jdbc.queryOne("SELECT next_attempt_at FROM delivery WHERE state = 'pending' ORDER BY next_attempt_at LIMIT 1",

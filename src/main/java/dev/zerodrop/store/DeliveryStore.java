@@ -1,6 +1,9 @@
 package dev.zerodrop.store;
 
+import dev.zerodrop.core.AttemptStatus;
+import dev.zerodrop.core.DeliveryState;
 import dev.zerodrop.core.Json;
+import dev.zerodrop.core.TriggerType;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -19,8 +22,12 @@ import java.util.Set;
  */
 public final class DeliveryStore {
 
-    /** A delivery leased to this node, with everything needed to send it. */
-    public record Claimed(long id, long leaseToken, int attempts, int budgetBase, boolean manual, Instant dueAt,
+    /**
+     * A delivery leased to this node, with everything needed to send it. {@code payload} is null when
+     * the message's content was expunged: it must not be sent. {@code lostLeases} counts the
+     * lost-lease attempts in a row just before this claim.
+     */
+    public record Claimed(long id, long leaseToken, int attempts, int budgetBase, int lostLeases, boolean manual, Instant dueAt,
                           String msgId, String appId, String endpointId, String eventType, Instant msgCreatedAt,
                           byte[] payload, String url, Map<String, String> headers,
                           String secret, List<EndpointStore.OldSecret> oldSecrets, Integer throttleRate) {
@@ -31,21 +38,16 @@ public final class DeliveryStore {
     }
 
     /**
-     * The recorded outcome of one attempt. {@code newState} is pending (retry at {@code nextAttemptAt}),
-     * delivered, dead or held. The write only takes effect while {@code leaseToken} is still current.
+     * The recorded outcome of one attempt, or of a refusal to attempt. {@code newState} is pending
+     * (retry at {@code nextAttemptAt}), delivered, dead, held or discarded. The write only takes
+     * effect while {@code leaseToken} is still current. {@code attempt} is null when nothing was
+     * attempted (the delivery was refused: its attempt count stays). {@code refundBudget}: the attempt
+     * does not use up the retry budget. {@code lostLeases}: the delivery's lost leases in a row after
+     * this outcome. {@code reason}: why it ended (dead by lost leases, discarded), or null.
      */
-    public record Completion(long deliveryId, long leaseToken, String newState, Instant nextAttemptAt,
-                             boolean disableEndpoint, AttemptRecord attempt, boolean refundBudget, Sli sli) {
-        public Completion(long deliveryId, long leaseToken, String newState, Instant nextAttemptAt,
-                          boolean disableEndpoint, AttemptRecord attempt) {
-            this(deliveryId, leaseToken, newState, nextAttemptAt, disableEndpoint, attempt, false, null);
-        }
-
-        public Completion(long deliveryId, long leaseToken, String newState, Instant nextAttemptAt,
-                          boolean disableEndpoint, AttemptRecord attempt, boolean refundBudget) {
-            this(deliveryId, leaseToken, newState, nextAttemptAt, disableEndpoint, attempt, refundBudget, null);
-        }
-    }
+    public record Completion(long deliveryId, long leaseToken, DeliveryState newState, Instant nextAttemptAt,
+                             boolean disableEndpoint, AttemptRecord attempt, boolean refundBudget, int lostLeases, String reason,
+                             Sli sli) {}
 
     /**
      * The service level indicator events of one outcome: the first attempt's dispatch latency (ms, or
@@ -54,13 +56,13 @@ public final class DeliveryStore {
      */
     public record Sli(long dispatchMs, boolean ended, long deliveredMs) {}
 
-    /** One attempt row. */
+    /** One attempt row. {@code errorClass} is an error class label, or null on success. */
     public record AttemptRecord(String id, long deliveryId, String msgId, String endpointId, String appId, int attemptNo,
-                                int triggerType, int status, String errorClass, int responseStatus, String response,
+                                TriggerType trigger, AttemptStatus status, String errorClass, int responseStatus, String response,
                                 int durationMs, String url, Instant createdAt) {}
 
     /** A delivery whose lease expired: the rescuer turns it into a {@code lost-lease} attempt. */
-    public record Expired(long id, long leaseToken, int attempts, int budgetBase, boolean manual,
+    public record Expired(long id, long leaseToken, int attempts, int budgetBase, int lostLeases, boolean manual,
                           String msgId, String endpointId, String appId, String url) {}
 
 
@@ -80,8 +82,8 @@ public final class DeliveryStore {
                 UPDATE delivery d
                    SET state = 'sending', lease_token = d.lease_token + 1, lease_expires_at = ?, updated_at = ?
                   FROM due WHERE d.id = due.id
-                RETURNING d.id, d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.budget_base, d.manual, d.lease_token, d.next_attempt_at)
-            SELECT c.id, c.msg_id, c.endpoint_id, c.app_id, c.attempts, c.budget_base, c.manual, c.lease_token, c.next_attempt_at,
+                RETURNING d.id, d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.budget_base, d.lost_leases, d.manual, d.lease_token, d.next_attempt_at)
+            SELECT c.id, c.msg_id, c.endpoint_id, c.app_id, c.attempts, c.budget_base, c.lost_leases, c.manual, c.lease_token, c.next_attempt_at,
                    m.payload, m.created_at AS msg_created_at, m.event_type,
                    e.url, e.headers::text AS headers, e.secret, e.old_secrets::text AS old_secrets, e.throttle_rate
               FROM c JOIN message m ON m.id = c.msg_id JOIN endpoint e ON e.id = c.endpoint_id""";
@@ -95,11 +97,11 @@ public final class DeliveryStore {
             UPDATE delivery d
                SET state = CASE WHEN v.state = 'pending' AND e.disabled THEN 'held' ELSE v.state END,
                    next_attempt_at = CASE WHEN v.state = 'pending' AND NOT e.disabled THEN v.next ELSE NULL END,
-                   attempts = v.attempt_no, budget_base = d.budget_base + v.refund, manual = false,
-                   lease_expires_at = NULL, updated_at = ?,
-                   state_changed_at = CASE WHEN v.state = 'dead' THEN ?::timestamptz ELSE d.state_changed_at END
-              FROM unnest(?::bigint[], ?::bigint[], ?::text[], ?::timestamptz[], ?::int[], ?::int[])
-                   AS v(id, token, state, next, attempt_no, refund),
+                   attempts = coalesce(v.attempt_no, d.attempts), budget_base = d.budget_base + v.refund, manual = false,
+                   lost_leases = v.lost_leases, reason = v.reason, lease_expires_at = NULL, updated_at = ?,
+                   state_changed_at = CASE WHEN v.state IN ('dead', 'discarded') THEN ?::timestamptz ELSE d.state_changed_at END
+              FROM unnest(?::bigint[], ?::bigint[], ?::text[], ?::timestamptz[], ?::int[], ?::int[], ?::int[], ?::text[])
+                   AS v(id, token, state, next, attempt_no, refund, lost_leases, reason),
                    endpoint e
              WHERE d.id = v.id AND d.lease_token = v.token AND d.state = 'sending' AND e.id = d.endpoint_id
             RETURNING d.id, d.lease_token""";
@@ -132,7 +134,7 @@ public final class DeliveryStore {
         if (completions.isEmpty()) return Set.of();
         Set<Completion> superseded = jdbc.tx(c -> completeIn(c, completions, now));
         for (Completion x : completions) {
-            if (x.sli() != null && !superseded.contains(x)) pendingSli.add(x); // committed: count it
+            if (x.sli() != null && x.attempt() != null && !superseded.contains(x)) pendingSli.add(x); // committed: count it
         }
         return superseded;
     }
@@ -150,14 +152,18 @@ public final class DeliveryStore {
         java.sql.Timestamp[] next = new java.sql.Timestamp[size];
         Integer[] attemptNos = new Integer[size];
         Integer[] refunds = new Integer[size];
+        Integer[] lostLeases = new Integer[size];
+        String[] reasons = new String[size];
         for (int i = 0; i < size; i++) {
             Completion x = completions.get(i);
             ids[i] = x.deliveryId();
             tokens[i] = x.leaseToken();
-            states[i] = x.newState();
+            states[i] = x.newState().label();
             next[i] = x.nextAttemptAt() == null ? null : java.sql.Timestamp.from(x.nextAttemptAt());
-            attemptNos[i] = x.attempt().attemptNo();
+            attemptNos[i] = x.attempt() == null ? null : x.attempt().attemptNo();
             refunds[i] = x.refundBudget() ? 1 : 0;
+            lostLeases[i] = x.lostLeases();
+            reasons[i] = x.reason();
         }
         Set<String> won = new HashSet<>(); // "deliveryId:leaseToken" of every row the fence let through
         // Statistics taken while few deliveries were in flight make 'sending' look empty, and the
@@ -173,6 +179,8 @@ public final class DeliveryStore {
             ps.setArray(6, c.createArrayOf("timestamptz", next));
             ps.setArray(7, c.createArrayOf("integer", attemptNos));
             ps.setArray(8, c.createArrayOf("integer", refunds));
+            ps.setArray(9, c.createArrayOf("integer", lostLeases));
+            ps.setArray(10, c.createArrayOf("text", reasons));
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) won.add(rs.getLong(1) + ":" + rs.getLong(2));
             }
@@ -180,8 +188,8 @@ public final class DeliveryStore {
         List<AttemptRecord> rows = new ArrayList<>(won.size());
         Set<Completion> superseded = new HashSet<>();
         for (Completion x : completions) {
-            if (won.contains(x.deliveryId() + ":" + x.leaseToken())) rows.add(x.attempt());
-            else superseded.add(x);
+            if (!won.contains(x.deliveryId() + ":" + x.leaseToken())) superseded.add(x);
+            else if (x.attempt() != null) rows.add(x.attempt());
         }
         insertAttempts(c, rows);
         trackHealth(c, rows, now);
@@ -194,6 +202,9 @@ public final class DeliveryStore {
         }
         return superseded;
     }
+
+    /** Error classes that say nothing about the endpoint's health: a crash or a bug of ZeroDrop's own. */
+    private static final Set<String> NOT_ABOUT_THE_ENDPOINT = Set.of("lost-lease", "internal");
 
     private static final long[] BOUNDS_MS = {1_000, 5_000, 30_000, 60_000, 300_000, 3_600_000};
 
@@ -275,9 +286,10 @@ public final class DeliveryStore {
         Map<String, Boolean> anySuccess = new java.util.TreeMap<>(); // sorted: a stable lock order across nodes
         Map<String, Instant> firstFailure = new java.util.HashMap<>();
         for (AttemptRecord a : rows) {
-            if (a.errorClass() != null && a.errorClass().equals("lost-lease")) continue; // says nothing about the endpoint
-            anySuccess.merge(a.endpointId(), a.status() == 0, Boolean::logicalOr);
-            if (a.status() != 0) firstFailure.merge(a.endpointId(), a.createdAt(), (x, y) -> x.isBefore(y) ? x : y);
+            if (a.errorClass() != null && NOT_ABOUT_THE_ENDPOINT.contains(a.errorClass())) continue;
+            boolean ok = a.status() == AttemptStatus.SUCCESS;
+            anySuccess.merge(a.endpointId(), ok, Boolean::logicalOr);
+            if (!ok) firstFailure.merge(a.endpointId(), a.createdAt(), (x, y) -> x.isBefore(y) ? x : y);
         }
         if (anySuccess.isEmpty()) return;
         String[] ids = anySuccess.keySet().toArray(String[]::new);
@@ -306,8 +318,8 @@ public final class DeliveryStore {
                                      response_status, response, duration_ms, url, created_at)
                 VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)""")) {
             for (AttemptRecord a : rows) {
-                Jdbc.bind(ps, a.id(), a.deliveryId(), a.msgId(), a.endpointId(), a.appId(), a.attemptNo(), (short) a.triggerType(),
-                        (short) a.status(), a.errorClass(), a.responseStatus(), a.response(), a.durationMs(), a.url(), a.createdAt());
+                Jdbc.bind(ps, a.id(), a.deliveryId(), a.msgId(), a.endpointId(), a.appId(), a.attemptNo(), (short) a.trigger().code(),
+                        (short) a.status().code(), a.errorClass(), a.responseStatus(), a.response(), a.durationMs(), a.url(), a.createdAt());
                 ps.addBatch();
             }
             ps.executeBatch();
@@ -322,13 +334,13 @@ public final class DeliveryStore {
     public int rescue(Instant now, int limit, java.util.function.Function<Expired, Completion> decide) {
         return jdbc.tx(c -> {
             List<Expired> expired = Jdbc.query(c, """
-                    SELECT d.id, d.lease_token, d.attempts, d.budget_base, d.manual, d.msg_id, d.endpoint_id, d.app_id, e.url
+                    SELECT d.id, d.lease_token, d.attempts, d.budget_base, d.lost_leases, d.manual, d.msg_id, d.endpoint_id, d.app_id, e.url
                       FROM delivery d JOIN endpoint e ON e.id = d.endpoint_id
                      WHERE d.state = 'sending' AND d.lease_expires_at < ?
                      ORDER BY d.lease_expires_at
                      LIMIT ? FOR UPDATE OF d SKIP LOCKED""",
                     rs -> new Expired(rs.getLong("id"), rs.getLong("lease_token"), rs.getInt("attempts"), rs.getInt("budget_base"),
-                            rs.getBoolean("manual"), rs.getString("msg_id"), rs.getString("endpoint_id"), rs.getString("app_id"),
+                            rs.getInt("lost_leases"), rs.getBoolean("manual"), rs.getString("msg_id"), rs.getString("endpoint_id"), rs.getString("app_id"),
                             rs.getString("url")),
                     now, limit);
             if (expired.isEmpty()) return 0;
@@ -390,10 +402,10 @@ public final class DeliveryStore {
 
     static Claimed mapClaimed(ResultSet rs) throws SQLException {
         List<EndpointStore.OldSecret> old = EndpointStore.oldSecrets(rs.getString("old_secrets"));
-        byte[] payload = rs.getBytes("payload");
         return new Claimed(rs.getLong("id"), rs.getLong("lease_token"), rs.getInt("attempts"), rs.getInt("budget_base"),
-                rs.getBoolean("manual"), Jdbc.instant(rs, "next_attempt_at"), rs.getString("msg_id"), rs.getString("app_id"), rs.getString("endpoint_id"),
-                rs.getString("event_type"), Jdbc.instant(rs, "msg_created_at"), payload == null ? "{}".getBytes() : payload,
+                rs.getInt("lost_leases"), rs.getBoolean("manual"), Jdbc.instant(rs, "next_attempt_at"), rs.getString("msg_id"),
+                rs.getString("app_id"), rs.getString("endpoint_id"), rs.getString("event_type"), Jdbc.instant(rs, "msg_created_at"),
+                rs.getBytes("payload"),
                 rs.getString("url"), Json.stringMap(rs.getString("headers")), rs.getString("secret"), old,
                 (Integer) rs.getObject("throttle_rate"));
     }

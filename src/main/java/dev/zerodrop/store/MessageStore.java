@@ -142,7 +142,7 @@ public final class MessageStore {
                         if (!"sending".equals(rs.getString("state"))) return null;
                         leasedCount.merge(msgId, 1, Integer::sum);
                         NewMessage m = byId.get(msgId);
-                        leased.add(new DeliveryStore.Claimed(rs.getLong("id"), rs.getLong("lease_token"), 0, 0, false,
+                        leased.add(new DeliveryStore.Claimed(rs.getLong("id"), rs.getLong("lease_token"), 0, 0, 0, false,
                                 Jdbc.instant(rs, "next_attempt_at"), msgId, rs.getString("app_id"), rs.getString("endpoint_id"),
                                 m.eventType(), m.createdAt(), m.payload(), rs.getString("url"),
                                 dev.zerodrop.core.Json.stringMap(rs.getString("headers")), rs.getString("secret"),

@@ -45,6 +45,8 @@ class QueryPlanTest {
             ps.setArray(6, c.createArrayOf("timestamptz", new Object[ids.size()]));
             ps.setArray(7, c.createArrayOf("integer", ids.stream().map(x -> 1).toArray()));
             ps.setArray(8, c.createArrayOf("integer", ids.stream().map(x -> 0).toArray()));
+            ps.setArray(9, c.createArrayOf("integer", ids.stream().map(x -> 0).toArray()));
+            ps.setArray(10, c.createArrayOf("text", new Object[ids.size()]));
             StringBuilder sb = new StringBuilder();
             try (var rs = ps.executeQuery()) {
                 while (rs.next()) sb.append(rs.getString(1)).append('\n');
