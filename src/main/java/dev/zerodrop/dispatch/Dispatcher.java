@@ -259,7 +259,7 @@ public final class Dispatcher implements AutoCloseable, dev.zerodrop.ingest.Grou
                 if (waitNanos > 0) Thread.sleep(Duration.ofNanos(waitNanos));
             }
             Instant started = clock.instant();
-            SendResult result = client.post(c.url(), headers(c, started), c.payload());
+            SendResult result = client.post(c.endpointId(), c.url(), headers(c, started), c.payload());
             if (Thread.currentThread().isInterrupted()) {
                 // Shutting down past the grace period: the request was aborted; close() releases the lease.
                 leaveLeased = true;
