@@ -43,6 +43,59 @@ public final class Receiver implements AutoCloseable {
 
         /** Answer {@code status} with a body of {@code bytes} bytes, streamed. */
         record Huge(int status, long bytes) implements Behaviour {}
+
+        /** Hand the connection to {@code writer}, to send exact bytes (malformed, interim, endless). */
+        record Custom(Writer writer) implements Behaviour {}
+    }
+
+    /** Writes one answer on a {@link Connection}; returns whether the connection stays open for the next request. */
+    @FunctionalInterface
+    public interface Writer {
+        boolean write(Connection connection) throws IOException, InterruptedException;
+    }
+
+    /** One request's connection, as a {@link Writer} sees it. */
+    public final class Connection {
+        private final Socket socket;
+        private final OutputStream out;
+
+        Connection(Socket socket, OutputStream out) {
+            this.socket = socket;
+            this.out = out;
+        }
+
+        public void write(byte[] bytes) throws IOException {
+            out.write(bytes);
+            out.flush();
+        }
+
+        /** Writes {@code text} as ISO-8859-1, byte for char. */
+        public void write(String text) throws IOException {
+            write(text.getBytes(StandardCharsets.ISO_8859_1));
+        }
+
+        /** Waits, unless the receiver closes first; returns false when it did. */
+        public boolean pause(java.time.Duration d) throws InterruptedException {
+            return !closing.await(d.toMillis(), TimeUnit.MILLISECONDS);
+        }
+
+        /** Holds the connection open, silent, until the receiver closes; then ends it. */
+        public boolean hold() throws InterruptedException {
+            closing.await(300, TimeUnit.SECONDS);
+            return false;
+        }
+
+        /** Ends the connection with a reset (RST). */
+        public boolean reset() throws IOException {
+            socket.setSoLinger(true, 0);
+            return false;
+        }
+
+        /** Ends the stream (the client reads its end), then the connection. */
+        public boolean close() throws IOException {
+            socket.shutdownOutput();
+            return false;
+        }
     }
 
     public static Behaviour ok() {
@@ -87,9 +140,14 @@ public final class Receiver implements AutoCloseable {
      *     it off, so that a million deliveries do not fill the heap
      */
     public Receiver(Script script, boolean record) throws IOException {
+        this(script, record, new ServerSocket(0, 1024, InetAddress.getByName("127.0.0.1")));
+    }
+
+    /** Serves on {@code server}, which is bound already: an {@code SSLServerSocket} serves https. */
+    public Receiver(Script script, boolean record, ServerSocket server) {
         this.script = script;
         this.record = record;
-        server = new ServerSocket(0, 1024, InetAddress.getByName("127.0.0.1"));
+        this.server = server;
         Thread.ofVirtual().name("receiver-accept").start(this::acceptLoop);
     }
 
@@ -102,7 +160,7 @@ public final class Receiver implements AutoCloseable {
     }
 
     public String url(String path) {
-        return "http://127.0.0.1:" + server.getLocalPort() + path;
+        return (server instanceof javax.net.ssl.SSLServerSocket ? "https" : "http") + "://127.0.0.1:" + server.getLocalPort() + path;
     }
 
     public int port() {
@@ -187,6 +245,9 @@ public final class Receiver implements AutoCloseable {
             case Behaviour.Slow slow -> {
                 if (closing.await(slow.delay().toMillis(), TimeUnit.MILLISECONDS)) return false;
                 return respond(slow.then(), socket, out);
+            }
+            case Behaviour.Custom custom -> {
+                return custom.writer().write(new Connection(socket, out));
             }
             case Behaviour.Huge huge -> {
                 out.write(("HTTP/1.1 " + huge.status() + " X\r\nContent-Length: " + huge.bytes() + "\r\n\r\n")

@@ -52,7 +52,7 @@ final class DlqCommand implements Runnable {
         String until;
 
         @Option(names = "--error-class", paramLabel = "<class>",
-                description = "Last attempt's error class: timeout, connect, reset, tls, http, blocked or lost-lease.")
+                description = "Last attempt's error class: timeout, connect, reset, tls, protocol, too-large, http, blocked, lost-lease or internal.")
         String errorClass;
 
         /** The filters as the API's body fields (camelCase) or query parameters (snake_case). */

@@ -9,7 +9,10 @@ public sealed interface SendResult {
     /** What the receiver answered; empty when no response was received. */
     String body();
 
-    /** The HTTP status, or 0 when no response was received. */
+    /**
+     * The HTTP status as the receiver gave it, or 0 when no response head was received. A failure after
+     * an interim (1xx) response and before the final one carries that interim status.
+     */
     int status();
 
     record Delivered(int status, String body, int durationMs) implements SendResult {}
@@ -19,7 +22,7 @@ public sealed interface SendResult {
 
     /** Why an attempt failed. */
     enum ErrorClass {
-        /** A non-2xx response, including 3xx (redirects are never followed). */
+        /** A non-2xx final response, including 3xx (never followed), 401/407 (never answered) and an unasked-for 101. */
         HTTP("http"),
         /** The attempt's total timeout elapsed. */
         TIMEOUT("timeout"),
@@ -27,13 +30,17 @@ public sealed interface SendResult {
         CONNECT("connect"),
         /** The connection broke: reset, closed without a response, truncated. */
         RESET("reset"),
+        /** The response broke HTTP/1.1: a malformed status line, header or chunked body. */
+        PROTOCOL("protocol"),
+        /** The response passed a limit of the client, such as the response-header cap. */
+        TOO_LARGE("too-large"),
         /** The TLS handshake failed. */
         TLS("tls"),
         /** The address is private or otherwise refused by the guard. */
         BLOCKED("blocked"),
         /** The worker's lease expired before it recorded an outcome (for example after a crash). */
         LOST_LEASE("lost-lease"),
-        /** An unexpected error of ZeroDrop's own while sending or recording (a bug: the log has it). */
+        /** ZeroDrop itself failed while sending (a bug, not the receiver); recorded by the dispatcher. */
         INTERNAL("internal");
 
         private final String label;

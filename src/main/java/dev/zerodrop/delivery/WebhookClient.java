@@ -1,13 +1,11 @@
 package dev.zerodrop.delivery;
 
-import java.io.EOFException;
-import java.io.IOException;
-import java.io.InputStream;
+import java.io.ByteArrayOutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.UnknownHostException;
-import java.nio.channels.ClosedChannelException;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
@@ -16,36 +14,64 @@ import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import javax.net.ssl.SSLException;
 import org.eclipse.jetty.client.BytesRequestContent;
+import org.eclipse.jetty.client.ContentDecoder;
 import org.eclipse.jetty.client.HttpClient;
-import org.eclipse.jetty.client.InputStreamResponseListener;
 import org.eclipse.jetty.client.Request;
 import org.eclipse.jetty.client.Response;
-import org.eclipse.jetty.client.transport.HttpClientTransportOverHTTP;
+import org.eclipse.jetty.client.Result;
+import org.eclipse.jetty.http.HttpCookieStore;
 import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.HttpMethod;
+import org.eclipse.jetty.http.HttpStatus;
 import org.eclipse.jetty.io.ClientConnector;
 import org.eclipse.jetty.util.Promise;
 import org.eclipse.jetty.util.SocketAddressResolver;
 import org.eclipse.jetty.util.ssl.SslContextFactory;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The outbound HTTP client. Outbound HTTP is hostile ground: every request has a connect and a total
- * timeout, the response body read is capped, redirects are never followed, and every address a host
- * resolves to passes the {@link AddressGuard} right before the connection is made.
+ * timeout, the response headers and the body read are capped, redirects are never followed, and
+ * every address a host resolves to passes the {@link AddressGuard} right before the connection is made.
+ *
+ * <p>Every answer is recorded as given: no client-side protocol handler turns a response into an
+ * exception or a second request. Jetty's redirect, authentication (401/407) and upgrade handlers are
+ * removed; interim 1xx responses are read and skipped (RFC 9110 section 15.2) and the final response
+ * is the one recorded. A 101 that nobody asked for is a failure with status 101.
+ *
+ * <p>Each endpoint has its own connection pool ({@link #post(String, String, Map, byte[])}): requests
+ * are tagged with the endpoint's key, and Jetty keys its destinations, and so its pools, by origin
+ * and tag. An endpoint that hangs fills only its own pool, never another endpoint's on the same
+ * host and port. Idle pools are removed, so memory does not grow with the number of endpoints.
  *
  * <p>Built on Jetty's HttpClient because it lets the resolver be replaced: the guard sees exactly the
  * addresses that will be connected to. The JDK client offers no such hook.
  */
 public final class WebhookClient implements AutoCloseable {
     public static final String USER_AGENT = "ZeroDrop-Webhooks/0.1";
+    /**
+     * Most bytes of a response head (status line and headers, and likewise trailers) that are read.
+     * Past it the attempt fails as {@code too-large}: a receiver cannot make a node buffer an
+     * unbounded head. 64 KiB is eight times the 8 KiB head that common HTTP servers accept.
+     */
+    public static final int MAX_RESPONSE_HEADERS_BYTES = 64 * 1024;
+    /** An endpoint's pool is removed after it has had no connection and no request for this long. */
+    static final Duration DESTINATION_IDLE_TIMEOUT = Duration.ofSeconds(30);
+    /** A pooled keep-alive connection is closed after this long unused. */
+    static final Duration CONNECTION_IDLE_TIMEOUT = Duration.ofSeconds(60);
+    /** The only content coding decoded (and so the only one offered in Accept-Encoding). */
+    static final String DECODED_ENCODING = "gzip";
+
+    private static final Logger log = LoggerFactory.getLogger(WebhookClient.class);
 
     private final HttpClient client;
     private final Duration requestTimeout;
@@ -57,13 +83,21 @@ public final class WebhookClient implements AutoCloseable {
         this.responseCap = responseCap;
         ClientConnector connector = new ClientConnector();
         connector.setConnectTimeout(connectTimeout);
-        connector.setSslContextFactory(new SslContextFactory.Client());
-        client = new HttpClient(new HttpClientTransportOverHTTP(connector));
+        SslContextFactory.Client tls = new SslContextFactory.Client();
+        tls.setTrustAll(false); // the JDK's trust store decides, for every receiver alike
+        tls.setEndpointIdentificationAlgorithm("HTTPS"); // the certificate must name the host
+        connector.setSslContextFactory(tls);
+        client = new HttpClient(new StrictHttpTransport(connector));
         client.setFollowRedirects(false);
         client.setConnectTimeout(connectTimeout.toMillis());
-        client.setIdleTimeout(60_000);
+        client.setIdleTimeout(CONNECTION_IDLE_TIMEOUT.toMillis());
         client.setMaxConnectionsPerDestination(maxConnectionsPerEndpoint);
+        // The dispatcher bounds the requests in flight per endpoint; Jetty's queue must never be what refuses one.
         client.setMaxRequestsQueuedPerDestination(1_000_000);
+        client.setDestinationIdleTimeout(DESTINATION_IDLE_TIMEOUT.toMillis());
+        client.setMaxResponseHeadersSize(MAX_RESPONSE_HEADERS_BYTES);
+        // One receiver's Set-Cookie must never reach another endpoint (or come back to it).
+        client.setHttpCookieStore(new HttpCookieStore.Empty());
         client.setUserAgentField(new HttpField(HttpHeader.USER_AGENT, USER_AGENT));
         client.setSocketAddressResolver(new GuardedResolver(guard, Executors.newVirtualThreadPerTaskExecutor()));
         try {
@@ -71,63 +105,109 @@ public final class WebhookClient implements AutoCloseable {
         } catch (Exception e) {
             throw new IllegalStateException("cannot start the HTTP client", e);
         }
+        // Installed by start(): continue, processing, early-hints, redirect, www-authenticate,
+        // proxy-authenticate and upgrade. Each turns some answer into an exception or another request.
+        client.getProtocolHandlers().clear();
+        client.getProtocolHandlers().put(new InterimResponses());
+        keepOnlyGzipDecoding();
     }
 
-    /** As {@link #post(String, Map, byte[])}, for the endpoint {@code endpointKey}. */
-    public SendResult post(String endpointKey, String url, Map<String, String> headers, byte[] body) {
-        return post(url, headers, body);
+    /**
+     * Response bodies are decoded when gzip-encoded, so that what is stored is the receiver's text,
+     * and the response cap counts decoded bytes: decoding is pulled as the body is read, and reading
+     * stops at the cap, so a compression bomb inflates no further than the cap. Any other coding
+     * (which is never offered) is stored as it came. Start() loads whatever codings are on the class
+     * path; only gzip is kept, so the set cannot change with a dependency.
+     */
+    private void keepOnlyGzipDecoding() {
+        ContentDecoder.Factories factories = client.getContentDecoderFactories();
+        ContentDecoder.Factory gzip = null;
+        for (ContentDecoder.Factory f : factories) if (f.getEncoding().equalsIgnoreCase(DECODED_ENCODING)) gzip = f;
+        factories.clear();
+        if (gzip != null) factories.put(gzip);
     }
 
-    /** POSTs {@code body} to {@code url} with {@code headers}, and classifies what happened. */
+    /** {@link #post(String, String, Map, byte[])} with the URL as the endpoint key. */
     public SendResult post(String url, Map<String, String> headers, byte[] body) {
+        return post(url, url, headers, body);
+    }
+
+    /**
+     * POSTs {@code body} to {@code url} with {@code headers}, and classifies what happened. Never throws
+     * for anything the receiver or the network does.
+     *
+     * @param endpointKey the endpoint's identity: requests with different keys never share a
+     *     connection or wait for one another's connections, even to the same host and port
+     */
+    public SendResult post(String endpointKey, String url, Map<String, String> headers, byte[] body) {
         long start = System.nanoTime();
-        InputStreamResponseListener listener = new InputStreamResponseListener();
+        long timeoutMs = requestTimeout.toMillis();
+        Capture capture = new Capture(responseCap);
         Request request;
         try {
             request = client.newRequest(URI.create(url))
+                    .tag(endpointKey)
                     .method(HttpMethod.POST)
-                    .timeout(requestTimeout.toMillis(), TimeUnit.MILLISECONDS)
+                    .timeout(timeoutMs, TimeUnit.MILLISECONDS)
+                    // Silence for the whole attempt is the total timeout's to report, not the idle timeout's.
+                    .idleTimeout(timeoutMs, TimeUnit.MILLISECONDS)
                     .body(new BytesRequestContent("application/json", body));
         } catch (IllegalArgumentException e) {
-            return new SendResult.Failed(SendResult.ErrorClass.CONNECT, 0, "invalid URL: " + e.getMessage(), elapsed(start), null);
+            return new SendResult.Failed(SendResult.ErrorClass.CONNECT, 0, "invalid URL", elapsed(start), null);
         }
         request.headers(h -> {
-            for (var e : headers.entrySet()) h.put(e.getKey(), e.getValue());
+            for (var e : headers.entrySet()) {
+                // The client owns the framing: an Expect header would make Jetty hold the body back for a 100.
+                if (!e.getKey().equalsIgnoreCase("expect")) h.put(e.getKey(), e.getValue());
+            }
         });
-        request.send(listener);
-        Response response;
+        request.send(capture);
+        Result result;
         try {
             // The request's own total timeout fires first; the margin only guards against a stuck client.
-            response = listener.get(requestTimeout.toMillis() + 5_000, TimeUnit.MILLISECONDS);
+            result = capture.done.get(timeoutMs + 5_000, TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {
             request.abort(e);
             Thread.currentThread().interrupt();
-            return new SendResult.Failed(SendResult.ErrorClass.RESET, 0, "interrupted", elapsed(start), null);
+            return new SendResult.Failed(SendResult.ErrorClass.RESET, 0, "the send was interrupted", elapsed(start), null);
         } catch (TimeoutException e) {
             request.abort(e);
-            return new SendResult.Failed(SendResult.ErrorClass.TIMEOUT, 0, "timed out after " + requestTimeout.toMillis() + "ms", elapsed(start), null);
+            return new SendResult.Failed(SendResult.ErrorClass.TIMEOUT, 0, "timed out after " + timeoutMs + "ms", elapsed(start), null);
         } catch (ExecutionException e) {
-            return failure(e.getCause(), 0, "", start);
+            throw new IllegalStateException("the response listener failed", e.getCause()); // never completed exceptionally
         }
-        int status = response.getStatus();
-        String text;
-        try (InputStream in = listener.getInputStream()) {
-            // Closing the stream before the end aborts the response: the rest is never read.
-            text = storable(new String(in.readNBytes(responseCap), StandardCharsets.UTF_8));
-        } catch (IOException e) {
-            if (status >= 200 && status < 300) return new SendResult.Delivered(status, "", elapsed(start));
-            return failure(e, status, "", start);
-        }
-        if (status >= 200 && status < 300) return new SendResult.Delivered(status, text, elapsed(start));
-        Duration retryAfter = parseRetryAfter(response.getHeaders().get(HttpHeader.RETRY_AFTER), Instant.now());
-        return new SendResult.Failed(SendResult.ErrorClass.HTTP, status, text, elapsed(start), retryAfter);
+        return outcome(request, capture, result, elapsed(start));
     }
 
-    private SendResult failure(Throwable cause, int status, String body, long start) {
-        SendResult.ErrorClass cls = classify(cause);
-        String detail = cause == null ? "unknown error" : storable(cause.getClass().getSimpleName() + ": " + cause.getMessage());
-        if (cls == SendResult.ErrorClass.TIMEOUT) detail = "timed out after " + requestTimeout.toMillis() + "ms";
-        return new SendResult.Failed(cls, status, body.isEmpty() ? detail : body, elapsed(start), null);
+    private SendResult outcome(Request request, Capture capture, Result result, int durationMs) {
+        int status = capture.status;
+        Throwable failure = result.getResponseFailure();
+        if (failure == null && result.getRequestFailure() != null && status == 0) failure = result.getRequestFailure();
+        boolean ours = failure instanceof Stop;
+        if (status == HttpStatus.SWITCHING_PROTOCOLS_101) {
+            return new SendResult.Failed(SendResult.ErrorClass.HTTP, status, "the receiver switched protocols (101) without being asked",
+                    durationMs, null);
+        }
+        if (status != 0) {
+            String text = capture.text();
+            // The receiver accepted the delivery when it said 2xx; how its body ended does not change that.
+            if (HttpStatus.isSuccess(status)) return new SendResult.Delivered(status, text, durationMs);
+            Duration retryAfter = parseRetryAfter(capture.retryAfter, Instant.now());
+            if (failure == null || ours) return new SendResult.Failed(SendResult.ErrorClass.HTTP, status, text, durationMs, retryAfter);
+            Failure f = describe(failure, true);
+            return new SendResult.Failed(f.errorClass(), status, text.isEmpty() ? f.text() : text, durationMs, retryAfter);
+        }
+        // No final response head: the status is the last interim one, if any came, as it was given.
+        Failure f = describe(failure, false);
+        int interim = request.getAttributes().get(InterimResponses.LAST_STATUS) instanceof Integer s ? s : 0;
+        return new SendResult.Failed(f.errorClass(), interim, f.text(), durationMs, null);
+    }
+
+    private Failure describe(Throwable failure, boolean answered) {
+        Failure f = Failure.of(failure, requestTimeout.toMillis(), answered);
+        // The stored text is for the endpoint's owner; the exception, with Jetty's internals, is for the logs.
+        log.debug("delivery attempt failed as {}: {}", f.errorClass().label(), f.text(), failure);
+        return f;
     }
 
     /** PostgreSQL text cannot hold NUL characters; a receiver's body may contain them. */
@@ -135,18 +215,60 @@ public final class WebhookClient implements AutoCloseable {
         return text.indexOf('\u0000') < 0 ? text : text.replace('\u0000', '\uFFFD');
     }
 
-    static SendResult.ErrorClass classify(Throwable t) {
-        for (Throwable c = t; c != null; c = c.getCause()) {
-            if (c instanceof BlockedAddressException) return SendResult.ErrorClass.BLOCKED;
-            if (c instanceof TimeoutException) return SendResult.ErrorClass.TIMEOUT;
-            if (c instanceof SSLException) return SendResult.ErrorClass.TLS;
-            if (c instanceof java.net.ConnectException || c instanceof UnknownHostException
-                    || c instanceof java.net.NoRouteToHostException || c instanceof java.net.SocketTimeoutException) {
-                return SendResult.ErrorClass.CONNECT;
-            }
-            if (c instanceof EOFException || c instanceof ClosedChannelException) return SendResult.ErrorClass.RESET;
+    /** Ends an exchange early on purpose: the body passed the cap, or an unasked-for 101 arrived. */
+    private static final class Stop extends Exception {
+        Stop(String why) {
+            super(why, null, false, false);
         }
-        return SendResult.ErrorClass.RESET;
+    }
+
+    private static final Stop CAPPED = new Stop("response cap reached");
+    private static final Stop UPGRADE = new Stop("unsolicited protocol switch");
+
+    /**
+     * Collects one exchange: the final status and Retry-After, and at most {@code cap} body bytes.
+     * Jetty calls it for one exchange at a time, in order; {@link #done} publishes what it saw.
+     */
+    private static final class Capture implements Response.Listener {
+        final CompletableFuture<Result> done = new CompletableFuture<>();
+        private final int cap;
+        private final ByteArrayOutputStream body;
+        int status;
+        String retryAfter;
+
+        Capture(int cap) {
+            this.cap = cap;
+            this.body = new ByteArrayOutputStream(Math.min(cap, 1024));
+        }
+
+        @Override
+        public void onHeaders(Response response) {
+            status = response.getStatus();
+            retryAfter = response.getHeaders().get(HttpHeader.RETRY_AFTER);
+            // The connection belongs to another protocol now; closing it is the only safe thing to do.
+            if (status == HttpStatus.SWITCHING_PROTOCOLS_101) response.abort(UPGRADE);
+        }
+
+        @Override
+        public void onContent(Response response, ByteBuffer content) {
+            int n = Math.min(cap - body.size(), content.remaining());
+            if (n > 0) {
+                byte[] chunk = new byte[n];
+                content.get(chunk);
+                body.writeBytes(chunk);
+            }
+            // Aborting closes the connection: the rest is never read.
+            if (content.hasRemaining()) response.abort(CAPPED);
+        }
+
+        @Override
+        public void onComplete(Result result) {
+            done.complete(result);
+        }
+
+        String text() {
+            return storable(body.toString(StandardCharsets.UTF_8));
+        }
     }
 
     /** Parses a Retry-After header: delay-seconds or an HTTP date. Returns null when absent or unreadable. */
