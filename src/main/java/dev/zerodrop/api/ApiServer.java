@@ -28,6 +28,7 @@ public final class ApiServer implements AutoCloseable {
     static final String SCOPE_ATTR = "zd.scope";
     static final String IDEMPOTENCY_ATTR = "zd.idempotency";
     private static final String STARTED_ATTR = "zd.started";
+    static final int MAX_BODY = 2 * 1024 * 1024;
 
     /** A handler's answer: a status and a body (an object to serialise, raw JSON bytes, or null). */
     public record Reply(int status, Object body) {
@@ -83,17 +84,16 @@ public final class ApiServer implements AutoCloseable {
             cfg.concurrency.useVirtualThreads = true;
             cfg.router.ignoreTrailingSlashes = true;
             cfg.router.treatMultipleSlashesAsSingleSlash = true;
-            cfg.http.maxRequestSize = 2 * 1024 * 1024;
+            cfg.http.maxRequestSize = MAX_BODY;
+            cfg.http.prefer405over404 = true;
             cfg.startup.showJavalinBanner = false;
             cfg.jsonMapper(new io.javalin.json.JavalinJackson(Json.MAPPER, true));
+            // Jetty answers unparseable requests itself, before any route; both its handlers speak JSON too.
+            cfg.jetty.modifyServer(server -> server.setErrorHandler(new JsonErrorHandler()));
+            cfg.jetty.modifyServletContextHandler(context -> context.setErrorHandler(new JsonErrorHandler()));
             cfg.routes.exception(Exception.class, (e, ctx) -> error(ctx, e));
-            cfg.routes.error(404, ctx -> {
-                String type = ctx.res().getContentType();
-                if (type == null || !type.startsWith("application/json")) {
-                    write(ctx, 404, new Views.ErrorOut("not_found", "no route for " + ctx.method() + " " + ctx.path()));
-                }
-            });
-            cfg.routes.error(405, ctx -> write(ctx, 405, new Views.ErrorOut("method_not_allowed", ctx.method() + " is not allowed on " + ctx.path())));
+            // Javalin maps its own HttpResponseExceptions (404, 405, 413) unless told otherwise.
+            cfg.routes.exception(io.javalin.http.HttpResponseException.class, (e, ctx) -> error(ctx, e));
             this.pending = cfg;
             routes.accept(this);
             this.pending = null;
@@ -226,13 +226,18 @@ public final class ApiServer implements AutoCloseable {
 
     // ---- responses ------------------------------------------------------------------------------
 
+    /** Data after the JSON value ({@code {"a":1} x}, {@code {}{}}) is an error, not ignored. */
+    private static final com.fasterxml.jackson.databind.ObjectReader BODY_READER =
+            Json.MAPPER.reader().with(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+
     static JsonNode body(Context ctx) {
         byte[] raw = ctx.bodyAsBytes();
         if (raw.length == 0) throw ApiException.badRequest("the request body is empty; send a JSON object");
         try {
-            return Json.MAPPER.readTree(raw);
+            return BODY_READER.readTree(raw);
         } catch (java.io.IOException e) {
             String msg = e instanceof JsonProcessingException j ? j.getOriginalMessage() : e.getMessage();
+            if (msg != null && msg.startsWith("Trailing token")) msg = "there is data after the JSON value";
             throw new ApiException(400, "invalid_json", "the request body is not valid JSON: " + msg);
         }
     }
@@ -277,8 +282,19 @@ public final class ApiServer implements AutoCloseable {
                 ctx.header("Retry-After", "1");
                 write(ctx, 503, new Views.ErrorOut("service_unavailable", "the database is unreachable; retry later (retrying with the same Idempotency-Key or eventId is safe)"));
             }
-            case io.javalin.http.HttpResponseException h ->
-                    write(ctx, h.getStatus(), new Views.ErrorOut(h.getStatus() == 413 ? "payload_too_large" : "http_error", h.getMessage()));
+            case io.javalin.http.HttpResponseException h -> {
+                int status = h.getStatus();
+                String detail = switch (h) {
+                    case io.javalin.router.EndpointNotFound n -> "no route for " + ctx.method() + " " + ctx.path();
+                    case io.javalin.http.MethodNotAllowedResponse m -> {
+                        String allowed = m.getDetails().getOrDefault("availableMethods", m.getDetails().get("Available methods"));
+                        if (allowed != null) ctx.header("Allow", allowed);
+                        yield ctx.method() + " is not allowed on " + ctx.path() + (allowed == null ? "" : "; allowed: " + allowed);
+                    }
+                    default -> status == 413 ? "the request body is larger than " + (MAX_BODY >> 20) + " MiB" : h.getMessage();
+                };
+                write(ctx, status, new Views.ErrorOut(ApiException.codeFor(status), detail));
+            }
             default -> {
                 if (e.getCause() instanceof StoreUnavailableException) {
                     error(ctx, (StoreUnavailableException) e.getCause());
