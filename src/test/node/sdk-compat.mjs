@@ -2,18 +2,30 @@
 // delivery with two real Standard Webhooks verifiers: the `standardwebhooks` package and the
 // `Webhook` class of the `svix` package (which bundles its own copy of standardwebhooks).
 //
-//   ZD_URL=http://127.0.0.1:8071 ZD_TOKEN=... node sdk-compat.mjs
+//   ZD_URL=http://127.0.0.1:8071 ZD_TOKEN=... ZD_SDK=1 node sdk-compat.mjs
+//   ZD_URL=http://127.0.0.1:8071 ZD_TOKEN=... ZD_SDK=2 node_modules/node22/bin/node sdk-compat.mjs
+//
+// ZD_SDK picks the SDK's major: 1 is svix@1 (package alias svix1), 2 is svix@2 (alias svix2, which
+// needs Node.js 22). The scenario is the same; where svix@2 renamed a call, `sdk` below maps it.
 //
 // Prints one JSON line on stdout at the end, {"ok":true,...} and exits 0, or {"ok":false,"error":...}
 // and exits 1. Progress goes to stderr.
 
 import http from "node:http";
-import { createRequire } from "node:module";
 import { isDeepStrictEqual } from "node:util";
+import { Webhook as StandardWebhook } from "standardwebhooks";
 
-const require = createRequire(import.meta.url);
-const { Svix, Webhook: SvixWebhook, ApiException, MessageStatus, MessageAttemptTriggerType } = require("svix");
-const StandardWebhook = require("standardwebhooks").Webhook;
+const MAJOR = Number(process.env.ZD_SDK || 1);
+if (MAJOR !== 1 && MAJOR !== 2) throw new Error(`ZD_SDK must be 1 or 2, not ${process.env.ZD_SDK}`);
+const { Svix, Webhook: SvixWebhook, ApiException, MessageStatus, MessageAttemptTriggerType } =
+    await import(MAJOR === 1 ? "svix1" : "svix2");
+
+/** The calls that svix@2 renamed (update -> upsert, updateHeaders -> setHeaders), under one name. */
+const sdk = {
+    upsertEndpoint: (svix, ...a) => MAJOR === 1 ? svix.endpoint.update(...a) : svix.endpoint.upsert(...a),
+    setHeaders: (svix, ...a) => MAJOR === 1 ? svix.endpoint.updateHeaders(...a) : svix.endpoint.setHeaders(...a),
+    upsertEventType: (svix, ...a) => MAJOR === 1 ? svix.eventType.update(...a) : svix.eventType.upsert(...a),
+};
 
 const ZD_URL = process.env.ZD_URL;
 const ZD_TOKEN = process.env.ZD_TOKEN;
@@ -23,7 +35,7 @@ const POLL_MS = 100;
 const RUN = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
 
 const checks = {};
-const log = (...a) => console.error("[sdk-compat]", ...a);
+const log = (...a) => console.error(`[sdk-compat svix@${MAJOR}]`, ...a);
 
 class CheckFailed extends Error {}
 
@@ -98,15 +110,18 @@ const STATUS_TEXT = ["success", "pending", "fail", "sending", "canceled"];
 const TRIGGER = [MessageAttemptTriggerType.Scheduled, MessageAttemptTriggerType.Manual];
 
 const APP = { id: "string", name: "string", metadata: "object", createdAt: "date", updatedAt: "date", uid: "string?" };
-const ENDPOINT = { id: "string", url: "string", description: "string", metadata: "object", version: "number",
-    createdAt: "date", updatedAt: "date", uid: "string?", filterTypes: "array?", channels: "array?" };
+// svix@2 calls an endpoint's filterTypes eventTypes, and no longer maps its version.
+const TYPES = MAJOR === 1 ? "filterTypes" : "eventTypes";
+const VERSION = MAJOR === 1 ? { version: "number" } : {};
+const ENDPOINT = { id: "string", url: "string", description: "string", metadata: "object", ...VERSION,
+    createdAt: "date", updatedAt: "date", uid: "string?", [TYPES]: "array?", channels: "array?" };
 const MESSAGE = { id: "string", eventType: "string", payload: "any", timestamp: "date", eventId: "string?", channels: "array?" };
 const ATTEMPT = { id: "string", msgId: "string", endpointId: "string", url: "string", response: "string",
     responseStatusCode: "number", responseDurationMs: "number", status: STATUS, statusText: STATUS_TEXT,
     triggerType: TRIGGER, timestamp: "date" };
 const ENDPOINT_MESSAGE = { id: "string", eventType: "string", payload: "any", timestamp: "date", status: STATUS,
     statusText: STATUS_TEXT, nextAttempt: "date?" };
-const MESSAGE_ENDPOINT = { id: "string", url: "string", description: "string", version: "number", createdAt: "date",
+const MESSAGE_ENDPOINT = { id: "string", url: "string", description: "string", ...VERSION, createdAt: "date",
     updatedAt: "date", status: STATUS, statusText: STATUS_TEXT, nextAttempt: "date?" };
 
 /** Expects `fn` to reject with an ApiException; returns it. */
@@ -211,7 +226,7 @@ async function main() {
     if (!ZD_URL || !ZD_TOKEN) throw new CheckFailed("set ZD_URL and ZD_TOKEN");
     const port = await listen();
     const hookUrl = `http://127.0.0.1:${port}/hook/${RUN}`;
-    log(`receiver on ${hookUrl}, server ${ZD_URL}`);
+    log(`Node.js ${process.version}, receiver on ${hookUrl}, server ${ZD_URL}`);
 
     const svix = new Svix(ZD_TOKEN, { serverUrl: ZD_URL });
 
@@ -258,33 +273,56 @@ async function main() {
     eq("eventType.create.name", et.name, eventType);
     eq("eventType.get", (await svix.eventType.get(eventType)).description, "An invoice was paid");
 
+    // an event type with feature flags, a group and schema examples (send-example uses them below)
+    const exampleType = `invoice.example.${RUN}`;
+    const examples = [{ invoiceId: `inv-1-${RUN}`, amount: 100 }, { invoiceId: `inv-2-${RUN}`, amount: 200 }];
+    const exampleSchemas = { 1: { type: "object", examples } };
+    const ex = await svix.eventType.create({ name: exampleType, description: "With examples", featureFlags: ["beta-flag"],
+        groupName: "invoice", schemas: exampleSchemas });
+    eq("eventType.create.featureFlags", ex.featureFlags, ["beta-flag"]);
+    eq("eventType.create.groupName", ex.groupName, "invoice");
+    const exGot = await svix.eventType.get(exampleType);
+    eq("eventType.get.fields", [exGot.featureFlags, exGot.groupName, exGot.schemas], [["beta-flag"], "invoice", exampleSchemas]);
+    const exUp = await sdk.upsertEventType(svix, exampleType, { description: "With examples", featureFlags: ["beta-flag", "gamma"],
+        groupName: "billing", schemas: exampleSchemas });
+    eq("eventType.upsert.fields", [exUp.featureFlags, exUp.groupName], [["beta-flag", "gamma"], "billing"]);
+    const exPatched = await svix.eventType.patch(exampleType, { groupName: "invoice" });
+    eq("eventType.patch.fields", [exPatched.featureFlags, exPatched.groupName], [["beta-flag", "gamma"], "invoice"]);
+    const typesBare = await all((iterator) => svix.eventType.list({ iterator, withContent: false }));
+    const bareEx = typesBare.find((t) => t.name === exampleType);
+    check("eventType.list.withoutContent", bareEx && bareEx.schemas == null && bareEx.groupName === "invoice",
+        () => `listed ${JSON.stringify(bareEx)}`);
+    const typesFull = await all((iterator) => svix.eventType.list({ iterator, withContent: true }));
+    eq("eventType.list.withContent", typesFull.find((t) => t.name === exampleType)?.schemas, exampleSchemas);
+
     // endpoint
     const epUid = `sdk-ep-${RUN}`;
+    const statsFrom = new Date(); // no delivery to the endpoint is older
     const ep = await svix.endpoint.create(app.id, {
         url: hookUrl,
         uid: epUid,
         description: "SDK compat receiver",
-        filterTypes: [eventType],
+        [TYPES]: [eventType],
         metadata: { owner: "sdk-compat" },
     });
     shape("EndpointOut", ep, ENDPOINT);
     check("endpoint.create.id", ep.id.startsWith("ep_"), () => `id ${ep.id}`);
     eq("endpoint.create.url", ep.url, hookUrl);
     eq("endpoint.create.uid", ep.uid, epUid);
-    eq("endpoint.create.filterTypes", ep.filterTypes, [eventType]);
+    eq("endpoint.create.filterTypes", ep[TYPES], [eventType]);
     check("endpoint.create.channels", ep.channels === undefined || ep.channels === null, () => `channels ${JSON.stringify(ep.channels)}`);
     eq("endpoint.create.metadata", ep.metadata, { owner: "sdk-compat" });
 
     eq("endpoint.get.byUid", (await svix.endpoint.get(app.id, epUid)).id, ep.id);
     const got = await svix.endpoint.get(appUid, ep.id);
     shape("EndpointOut", got, ENDPOINT);
-    eq("endpoint.get.filterTypes", got.filterTypes, [eventType]);
+    eq("endpoint.get.filterTypes", got[TYPES], [eventType]);
 
-    const updated = await svix.endpoint.update(app.id, ep.id, {
+    const updated = await sdk.upsertEndpoint(svix, app.id, ep.id, {
         url: hookUrl,
         uid: epUid,
         description: "updated",
-        filterTypes: [eventType],
+        [TYPES]: [eventType],
         metadata: { owner: "sdk-compat", step: "update" },
     });
     shape("EndpointOut", updated, ENDPOINT);
@@ -294,7 +332,7 @@ async function main() {
     const patched = await svix.endpoint.patch(app.id, ep.id, { description: "patched" });
     shape("EndpointOut", patched, ENDPOINT);
     eq("endpoint.patch.description", patched.description, "patched");
-    eq("endpoint.patch.keepsFilterTypes", patched.filterTypes, [eventType]);
+    eq("endpoint.patch.keepsFilterTypes", patched[TYPES], [eventType]);
     eq("endpoint.patch.keepsMetadata", patched.metadata, { owner: "sdk-compat", step: "update" });
     eq("endpoint.patch.keepsUrl", patched.url, hookUrl);
 
@@ -302,7 +340,7 @@ async function main() {
     eq("endpoint.list", eps.map((e) => e.id), [ep.id]);
 
     // headers
-    await svix.endpoint.updateHeaders(app.id, ep.id, { headers: { "X-Sdk-Compat": RUN, Authorization: "Bearer receiver-secret" } });
+    await sdk.setHeaders(svix, app.id, ep.id, { headers: { "X-Sdk-Compat": RUN, Authorization: "Bearer receiver-secret" } });
     const hdrs = await svix.endpoint.getHeaders(app.id, ep.id);
     shape("EndpointHeadersOut", hdrs, { headers: "object", sensitive: "array" });
     eq("endpoint.getHeaders.headers", hdrs.headers, { "X-Sdk-Compat": RUN });
@@ -348,15 +386,17 @@ async function main() {
 
     // read one back, by id and by eventId
     const probe = sent[4];
-    const read = await svix.message.get(app.id, probe.id);
+    const read = await svix.message.get(app.id, probe.id, { withContent: true });
     shape("MessageOut", read, MESSAGE);
     eq("message.get.payload", read.payload, probe.payload);
     eq("message.get.eventId", read.eventId, probe.eventId);
     eq("message.get.eventType", read.eventType, eventType);
     eq("message.get.byEventId", (await svix.message.get(app.id, probe.eventId)).id, probe.id);
+    // svix@1 asks for the payload unless told not to, svix@2 only when told to
+    eq("message.get.defaultContent", (await svix.message.get(app.id, probe.id)).payload, MAJOR === 1 ? probe.payload : {});
 
     // list messages, paged
-    const listed = await all((iterator) => svix.message.list(app.id, { limit: 7, iterator }));
+    const listed = await all((iterator) => svix.message.list(app.id, { limit: 7, iterator, withContent: true }));
     listed.forEach((m) => shape("MessageOut", m, MESSAGE));
     const listedIds = new Set(listed.map((m) => m.id));
     eq("message.list.count", listed.length, sent.length + 1);
@@ -409,7 +449,7 @@ async function main() {
     eq("delivery.failFirst.requests", received.filter((r) => r.id === failFirst.id).map((r) => r.status), [500, 200]);
 
     // attempts by message
-    const ffAttempts = await all((iterator) => svix.messageAttempt.listByMsg(app.id, failFirst.id, { iterator }));
+    const ffAttempts = await all((iterator) => svix.messageAttempt.listByMsg(app.id, failFirst.id, { iterator, withContent: true }));
     ffAttempts.forEach((a) => shape("MessageAttemptOut", a, ATTEMPT));
     eq("messageAttempt.listByMsg.count", ffAttempts.length, 2);
     eq("messageAttempt.listByMsg.codes", ffAttempts.map((a) => a.responseStatusCode).sort(), [200, 500]);
@@ -424,6 +464,21 @@ async function main() {
     eq("messageAttempt.listByMsg.statusFilter", onlyFailed.data.map((a) => a.id), [failed.id]);
     const byEpFilter = await svix.messageAttempt.listByMsg(app.id, failFirst.id, { endpointId: ep.id });
     eq("messageAttempt.listByMsg.endpointFilter", byEpFilter.data.length, 2);
+    const byEpUid = await svix.messageAttempt.listByMsg(app.id, failFirst.id, { endpointId: epUid });
+    eq("messageAttempt.listByMsg.endpointUidFilter", byEpUid.data.map((a) => a.id).sort(), byEpFilter.data.map((a) => a.id).sort());
+    const unknownEp = await apiError("messageAttempt.listByMsg.unknownEndpoint", () =>
+        svix.messageAttempt.listByMsg(app.id, failFirst.id, { endpointId: `no-such-ep-${RUN}` }));
+    eq("messageAttempt.listByMsg.unknownEndpoint.code", unknownEp.code, 404);
+
+    // without content an attempt's response reads {}, as Svix answers
+    const bare = await svix.messageAttempt.listByMsg(app.id, failFirst.id, { withContent: false });
+    check("messageAttempt.listByMsg.withoutContent", bare.data.length === 2 && bare.data.every((a) => a.response === "{}"),
+        () => `responses ${JSON.stringify(bare.data.map((a) => a.response))}`);
+    const byDefault = await svix.messageAttempt.listByMsg(app.id, failFirst.id);
+    eq("messageAttempt.listByMsg.defaultContent", byDefault.data.find((a) => a.id === succeeded.id).response, MAJOR === 1 ? "ok" : "{}");
+    const epBare = await svix.messageAttempt.listByEndpoint(app.id, ep.id, { withContent: false, limit: 5 });
+    check("messageAttempt.listByEndpoint.withoutContent", epBare.data.length > 0 && epBare.data.every((a) => a.response === "{}"),
+        () => `responses ${JSON.stringify(epBare.data.map((a) => a.response))}`);
 
     // one attempt
     const one = await svix.messageAttempt.get(app.id, failFirst.id, failed.id);
@@ -447,9 +502,10 @@ async function main() {
     // attempted destinations and attempted messages
     const dests = await svix.messageAttempt.listAttemptedDestinations(app.id, failFirst.id);
     dests.data.forEach((d) => shape("MessageEndpointOut", d, MESSAGE_ENDPOINT));
+    eq("messageAttempt.listAttemptedDestinations.eventTypes", dests.data[0]?.[TYPES], [eventType]);
     eq("messageAttempt.listAttemptedDestinations", dests.data.map((d) => [d.id, d.url, d.status, d.statusText]),
         [[ep.id, hookUrl, MessageStatus.Success, "success"]]);
-    const attemptedMsgs = await all((iterator) => svix.messageAttempt.listAttemptedMessages(app.id, ep.id, { limit: 9, iterator }));
+    const attemptedMsgs = await all((iterator) => svix.messageAttempt.listAttemptedMessages(app.id, ep.id, { limit: 9, iterator, withContent: true }));
     attemptedMsgs.forEach((m) => shape("EndpointMessageOut", m, ENDPOINT_MESSAGE));
     eq("messageAttempt.listAttemptedMessages.count", attemptedMsgs.length, sent.length);
     eq("messageAttempt.listAttemptedMessages.payload", attemptedMsgs.find((m) => m.id === probe.id).payload, probe.payload);
@@ -498,6 +554,102 @@ async function main() {
     const early = received.find((r) => r.id === sent[0].id);
     eq("delivery.oneSignatureBeforeRotation", early.headers["webhook-signature"].split(" ").length, 1);
     eq("delivery.oldOnlyBeforeRotation", verifyWith(secret2.key, early.body, early.headers), [false, false]);
+
+    // stats: counts of this endpoint's deliveries, in a time range
+    const statsAll = await svix.endpoint.getStats(app.id, ep.id);
+    const STATS = { success: "number", pending: "number", sending: "number", fail: "number", canceled: "number" };
+    shape("EndpointStats", statsAll, STATS);
+    const total = (x) => x.success + x.pending + x.sending + x.fail + x.canceled;
+    eq("endpoint.getStats.all", [statsAll.success, total(statsAll)], [sent.length, sent.length]);
+    eq("endpoint.getStats.since", await svix.endpoint.getStats(app.id, ep.id, { since: statsFrom }), statsAll);
+    eq("endpoint.getStats.until", total(await svix.endpoint.getStats(app.id, ep.id, { until: statsFrom })), 0);
+    eq("endpoint.getStats.future", total(await svix.endpoint.getStats(app.id, ep.id, { since: new Date(Date.now() + 3_600_000) })), 0);
+    const badRange = await apiError("endpoint.getStats.badRange", () =>
+        svix.endpoint.getStats(app.id, ep.id, { since: new Date(), until: statsFrom }));
+    eq("endpoint.getStats.badRange.code", badRange.code, 422);
+
+    // deleteHeaders removes a header (whatever its case) from every delivery after it
+    await svix.endpoint.patchHeaders(app.id, ep.id, { headers: { "X-Patched": "yes" }, deleteHeaders: ["authorization"] });
+    const hdrs2 = await svix.endpoint.getHeaders(app.id, ep.id);
+    eq("endpoint.patchHeaders.headers", hdrs2.headers, { "X-Sdk-Compat": RUN, "X-Patched": "yes" });
+    eq("endpoint.patchHeaders.sensitive", hdrs2.sensitive, []);
+    const setAndDelete = await apiError("endpoint.patchHeaders.setAndDelete", () =>
+        svix.endpoint.patchHeaders(app.id, ep.id, { headers: { "X-Patched": "no" }, deleteHeaders: ["x-patched"] }));
+    check("endpoint.patchHeaders.setAndDelete.field", setAndDelete.code === 422 && JSON.stringify(setAndDelete.body).includes("deleteHeaders"),
+        () => `${setAndDelete.code} ${JSON.stringify(setAndDelete.body)}`);
+    const afterDelete = await svix.message.create(app.id, { eventType, payload: { afterHeaderDelete: true, run: RUN } });
+    sent.push({ id: afterDelete.id, payload: { afterHeaderDelete: true, run: RUN } });
+    await until("the message after the header deletion to arrive", () => answeredOk.has(afterDelete.id));
+    const afterReq = received.find((r) => r.id === afterDelete.id);
+    eq("delivery.afterDeleteHeaders", [afterReq.headers.authorization, afterReq.headers["x-patched"], afterReq.headers["x-sdk-compat"]],
+        [undefined, "yes", RUN]);
+
+    // tags, and the tag filter of the message and attempt lists; the retention fields are validated
+    const taggedPayload = { tagged: true, run: RUN };
+    const tagged = await svix.message.create(app.id, { eventType, payload: taggedPayload, tags: ["tag-a", "grp/x#1"],
+        payloadRetentionPeriod: 30 });
+    eq("message.create.tags", tagged.tags, ["tag-a", "grp/x#1"]);
+    const hoursPayload = { hours: true, run: RUN };
+    const hoursMsg = await svix.message.create(app.id, { eventType, payload: hoursPayload, tags: ["tag-b"], payloadRetentionHours: 12 });
+    sent.push({ id: tagged.id, payload: taggedPayload }, { id: hoursMsg.id, payload: hoursPayload });
+    eq("message.get.tags", (await svix.message.get(app.id, tagged.id)).tags, ["tag-a", "grp/x#1"]);
+    eq("message.list.tag", (await svix.message.list(app.id, { tag: "tag-a" })).data.map((m) => m.id), [tagged.id]);
+    eq("message.list.tagWithSlash", (await svix.message.list(app.id, { tag: "grp/x#1" })).data.map((m) => m.id), [tagged.id]);
+    await until("the tagged messages' successful attempts", async () => {
+        const a = await svix.messageAttempt.listByEndpoint(app.id, ep.id, { tag: "tag-b", status: MessageStatus.Success });
+        const b = await svix.messageAttempt.listByEndpoint(app.id, ep.id, { tag: "tag-a", status: MessageStatus.Success });
+        return a.data.length === 1 && b.data.length === 1;
+    });
+    const tagAttempts = await svix.messageAttempt.listByEndpoint(app.id, ep.id, { tag: "tag-a" });
+    check("messageAttempt.listByEndpoint.tag", tagAttempts.data.length > 0 && tagAttempts.data.every((a) => a.msgId === tagged.id),
+        () => `attempts ${JSON.stringify(tagAttempts.data.map((a) => a.msgId))}`);
+    eq("messageAttempt.listAttemptedMessages.tag",
+        (await svix.messageAttempt.listAttemptedMessages(app.id, ep.id, { tag: "tag-b" })).data.map((m) => [m.id, m.tags]),
+        [[hoursMsg.id, ["tag-b"]]]);
+    eq("messageAttempt.listByMsg.tag", [
+        (await svix.messageAttempt.listByMsg(app.id, hoursMsg.id, { tag: "tag-a" })).data.length,
+        (await svix.messageAttempt.listByMsg(app.id, hoursMsg.id, { tag: "tag-b" })).data.length], [0, 1]);
+    for (const [name, body, field] of [
+        ["both", { payloadRetentionPeriod: 30, payloadRetentionHours: 5 }, "payloadRetentionHours"],
+        ["periodTooLong", { payloadRetentionPeriod: 91 }, "payloadRetentionPeriod"],
+        ["hoursTooLong", { payloadRetentionHours: 2161 }, "payloadRetentionHours"],
+        ["badTag", { tags: ["bad tag"] }, "tags"],
+        ["tooManyTags", { tags: ["a", "b", "c", "d", "e", "f"] }, "tags"]]) {
+        const e = await apiError(`message.create.${name}`, () => svix.message.create(app.id, { eventType, payload: { refused: true }, ...body }));
+        check(`message.create.${name}.field`, e.code === 422 && e.body?.detail?.some((d) => d.loc?.includes(field)),
+            () => `${e.code} ${JSON.stringify(e.body)}`);
+    }
+
+    // send-example: the event type's schema example, chosen by exampleIndex, or the svix.ping payload
+    const ex0 = await svix.endpoint.sendExample(app.id, ep.id, { eventType: exampleType });
+    shape("MessageOut", ex0, MESSAGE);
+    eq("endpoint.sendExample.example", [ex0.eventType, ex0.payload], [exampleType, examples[0]]);
+    const ex1 = await svix.endpoint.sendExample(app.id, ep.id, { eventType: exampleType, exampleIndex: 1 });
+    eq("endpoint.sendExample.exampleIndex", ex1.payload, examples[1]);
+    const ping = await svix.endpoint.sendExample(app.id, ep.id, { eventType: "svix.ping" });
+    eq("endpoint.sendExample.ping", [ping.eventType, ping.payload], ["svix.ping", { data: { success: true }, type: "svix.ping" }]);
+    sent.push({ id: ex0.id, payload: examples[0] }, { id: ex1.id, payload: examples[1] }, { id: ping.id, payload: ping.payload });
+    await until("the examples to arrive", () => [ex0, ex1, ping].every((m) => answeredOk.has(m.id)));
+    eq("delivery.sendExample", [ex0, ex1].map((m) => received.find((r) => r.id === m.id).payload), examples);
+    const unknownType = await apiError("endpoint.sendExample.unknownType", () =>
+        svix.endpoint.sendExample(app.id, ep.id, { eventType: `no.such.type.${RUN}` }));
+    check("endpoint.sendExample.unknownType.field", unknownType.code === 422 && JSON.stringify(unknownType.body).includes("eventType"),
+        () => `${unknownType.code} ${JSON.stringify(unknownType.body)}`);
+    const badIndex = await apiError("endpoint.sendExample.badIndex", () =>
+        svix.endpoint.sendExample(app.id, ep.id, { eventType: exampleType, exampleIndex: 2 }));
+    check("endpoint.sendExample.badIndex.field", badIndex.code === 422 && JSON.stringify(badIndex.body).includes("exampleIndex"),
+        () => `${badIndex.code} ${JSON.stringify(badIndex.body)}`);
+
+    // two requests with one idempotency key at once: the later one waits for the first, and both get one message
+    const raceKey = `race-${RUN}`;
+    const racePayload = { race: true, run: RUN };
+    const raced = await Promise.all([0, 1].map(() => svix.message.create(app.id, { eventType, payload: racePayload }, { idempotencyKey: raceKey })));
+    eq("message.create.concurrentIdempotencyKey", raced[1].id, raced[0].id);
+    sent.push({ id: raced[0].id, payload: racePayload });
+    const racedCopies = (await all((iterator) => svix.message.list(app.id, { limit: 250, iterator, withContent: true })))
+        .filter((m) => m.payload?.race === true);
+    eq("message.create.concurrentIdempotencyKey.once", racedCopies.length, 1);
+    await until("every later message to be answered 2xx", () => sent.every((m) => m.id === held.id || answeredOk.has(m.id)));
 
     // the standard headers are well formed
     for (const r of received) {

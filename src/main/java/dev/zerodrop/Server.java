@@ -162,6 +162,7 @@ public final class Server implements AutoCloseable {
                     new AuditRoutes(audit, services.apps(), o.clock()).register(a);
                     new SloRoutes(new Slo(jdbc), services.apps(), services.endpoints(), o.clock()).register(a);
                 }).start();
+        metrics.idempotencyWaiting(api::idempotencyWaiting);
 
         ScheduledExecutorService maintenance = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("zd-maintenance").daemon().factory());
         every(maintenance, "idempotency key purge", Duration.ofMinutes(1), Duration.ofMinutes(10), () -> idempotency.purge(o.clock().instant()));

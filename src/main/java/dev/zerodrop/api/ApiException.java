@@ -33,6 +33,25 @@ public class ApiException extends RuntimeException {
         return new ApiException(409, "conflict", detail);
     }
 
+    /** The stable code of an error answer that carries no code of its own (one raised by the web server). */
+    static String codeFor(int status) {
+        return switch (status) {
+            case 400 -> "bad_request";
+            case 401 -> "authentication_failed";
+            case 404 -> "not_found";
+            case 405 -> "method_not_allowed";
+            case 408 -> "request_timeout";
+            case 409 -> "conflict";
+            case 413 -> "payload_too_large";
+            case 414 -> "uri_too_long";
+            case 415 -> "unsupported_media_type";
+            case 431 -> "header_fields_too_large";
+            case 500 -> "internal_error";
+            case 503 -> "service_unavailable";
+            default -> status >= 500 ? "server_error" : "http_error";
+        };
+    }
+
     /** One invalid field: {@code loc} names it, as Svix's validation errors do. */
     public record FieldError(List<String> loc, String msg, String type) {}
 

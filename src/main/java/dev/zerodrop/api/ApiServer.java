@@ -10,11 +10,17 @@ import dev.zerodrop.store.TokenStore;
 import io.javalin.Javalin;
 import io.javalin.http.Context;
 import io.javalin.http.HandlerType;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -28,6 +34,10 @@ public final class ApiServer implements AutoCloseable {
     static final String SCOPE_ATTR = "zd.scope";
     static final String IDEMPOTENCY_ATTR = "zd.idempotency";
     private static final String STARTED_ATTR = "zd.started";
+    static final int MAX_BODY = 2 * 1024 * 1024;
+    /** How long a repeat waits for the first request with its Idempotency-Key: Svix's bound. */
+    static final Duration IDEMPOTENCY_WAIT = Duration.ofSeconds(5);
+    static final Duration IDEMPOTENCY_POLL = Duration.ofMillis(100);
 
     /** A handler's answer: a status and a body (an object to serialise, raw JSON bytes, or null). */
     public record Reply(int status, Object body) {
@@ -68,6 +78,9 @@ public final class ApiServer implements AutoCloseable {
     private final InstantSource clock;
     private final BooleanSupplier ready;
     private final Map<String, CachedToken> tokenCache = new ConcurrentHashMap<>();
+    /** The idempotent requests running on this node, by scope and key, so that a repeat here is woken at their end. */
+    private final Map<String, CompletableFuture<Void>> running = new ConcurrentHashMap<>();
+    private final AtomicInteger waiting = new AtomicInteger();
 
     private record CachedToken(String id, long expiresAtMillis) {}
 
@@ -83,17 +96,16 @@ public final class ApiServer implements AutoCloseable {
             cfg.concurrency.useVirtualThreads = true;
             cfg.router.ignoreTrailingSlashes = true;
             cfg.router.treatMultipleSlashesAsSingleSlash = true;
-            cfg.http.maxRequestSize = 2 * 1024 * 1024;
+            cfg.http.maxRequestSize = MAX_BODY;
+            cfg.http.prefer405over404 = true;
             cfg.startup.showJavalinBanner = false;
             cfg.jsonMapper(new io.javalin.json.JavalinJackson(Json.MAPPER, true));
+            // Jetty answers unparseable requests itself, before any route; both its handlers speak JSON too.
+            cfg.jetty.modifyServer(server -> server.setErrorHandler(new JsonErrorHandler()));
+            cfg.jetty.modifyServletContextHandler(context -> context.setErrorHandler(new JsonErrorHandler()));
             cfg.routes.exception(Exception.class, (e, ctx) -> error(ctx, e));
-            cfg.routes.error(404, ctx -> {
-                String type = ctx.res().getContentType();
-                if (type == null || !type.startsWith("application/json")) {
-                    write(ctx, 404, new Views.ErrorOut("not_found", "no route for " + ctx.method() + " " + ctx.path()));
-                }
-            });
-            cfg.routes.error(405, ctx -> write(ctx, 405, new Views.ErrorOut("method_not_allowed", ctx.method() + " is not allowed on " + ctx.path())));
+            // Javalin maps its own HttpResponseExceptions (404, 405, 413) unless told otherwise.
+            cfg.routes.exception(io.javalin.http.HttpResponseException.class, (e, ctx) -> error(ctx, e));
             this.pending = cfg;
             routes.accept(this);
             this.pending = null;
@@ -167,7 +179,9 @@ public final class ApiServer implements AutoCloseable {
     private void idempotent(Context ctx, String scope, String key, Action action) throws Exception {
         if (key.length() > 256) throw ApiException.badRequest("Idempotency-Key must be at most 256 characters");
         String fingerprint = ctx.method() + " " + ctx.path() + " " + TokenStore.hash(new String(ctx.bodyAsBytes(), java.nio.charset.StandardCharsets.UTF_8)).substring(0, 16);
-        switch (idempotency.begin(scope, key, fingerprint, clock.instant())) {
+        IdempotencyStore.Begin begin = idempotency.begin(scope, key, fingerprint, clock.instant());
+        if (begin instanceof IdempotencyStore.Begin.InProgress) begin = awaitFirst(scope, key, fingerprint);
+        switch (begin) {
             case IdempotencyStore.Begin.Replay r -> {
                 ctx.header("idempotent-replayed", "true");
                 ctx.status(r.status()).contentType("application/json");
@@ -178,26 +192,76 @@ public final class ApiServer implements AutoCloseable {
             case IdempotencyStore.Begin.Mismatch m ->
                     throw new ApiException(422, "idempotency_key_reused", "this Idempotency-Key was already used for a different request (method, path or body)");
             case IdempotencyStore.Begin.Proceed p -> {
-                ctx.attribute(IDEMPOTENCY_ATTR, new IdempotencyScope(scope, key));
-                Reply reply;
+                String local = scope + '\n' + key;
+                CompletableFuture<Void> done = new CompletableFuture<>();
+                running.put(local, done);
                 try {
-                    reply = action.handle(ctx);
-                } catch (Exception e) {
-                    // Only successes and client errors are remembered; a failure may be retried.
-                    if (e instanceof ApiException a && a.status() < 500) {
-                        idempotency.complete(new dev.zerodrop.store.MessageStore.IdempotentResponse(scope, key, a.status(), errorBody(a)));
-                    } else {
-                        idempotency.abandon(scope, key);
-                    }
-                    throw e;
+                    proceed(ctx, scope, key, action);
+                } finally {
+                    running.remove(local, done);
+                    done.complete(null);
                 }
-                byte[] body = bytes(reply.body());
-                if (ctx.attribute(IDEMPOTENCY_ATTR) != null) {
-                    idempotency.complete(new dev.zerodrop.store.MessageStore.IdempotentResponse(scope, key, reply.status(), body));
-                }
-                respond(ctx, new Reply(reply.status(), body));
             }
         }
+    }
+
+    private void proceed(Context ctx, String scope, String key, Action action) throws Exception {
+        ctx.attribute(IDEMPOTENCY_ATTR, new IdempotencyScope(scope, key));
+        Reply reply;
+        try {
+            reply = action.handle(ctx);
+        } catch (Exception e) {
+            // Only successes and client errors are remembered; a failure may be retried.
+            if (e instanceof ApiException a && a.status() < 500) {
+                idempotency.complete(new dev.zerodrop.store.MessageStore.IdempotentResponse(scope, key, a.status(), errorBody(a)));
+            } else {
+                idempotency.abandon(scope, key);
+            }
+            throw e;
+        }
+        byte[] body = bytes(reply.body());
+        if (ctx.attribute(IDEMPOTENCY_ATTR) != null) {
+            idempotency.complete(new dev.zerodrop.store.MessageStore.IdempotentResponse(scope, key, reply.status(), body));
+        }
+        respond(ctx, new Reply(reply.status(), body));
+    }
+
+    /**
+     * A repeat of a request that is still running waits for it, as Svix's server does: it looks at
+     * the key again every {@link #IDEMPOTENCY_POLL}, and at once when the first request runs on this
+     * node and finishes, for at most {@link #IDEMPOTENCY_WAIT}. The first request's end decides:
+     * its response is replayed, or, when it failed and freed the key, this request runs instead.
+     * Past the bound the key is still in progress (409).
+     */
+    private IdempotencyStore.Begin awaitFirst(String scope, String key, String fingerprint) {
+        long deadline = System.nanoTime() + IDEMPOTENCY_WAIT.toNanos();
+        waiting.incrementAndGet();
+        try {
+            while (true) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) return new IdempotencyStore.Begin.InProgress();
+                CompletableFuture<Void> first = running.get(scope + '\n' + key);
+                long nanos = Math.min(left, IDEMPOTENCY_POLL.toNanos());
+                try {
+                    if (first != null) first.get(nanos, TimeUnit.NANOSECONDS);
+                    else Thread.sleep(Duration.ofNanos(nanos));
+                } catch (TimeoutException | ExecutionException e) {
+                    // look at the key again
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return new IdempotencyStore.Begin.InProgress();
+                }
+                IdempotencyStore.Begin again = idempotency.begin(scope, key, fingerprint, clock.instant());
+                if (!(again instanceof IdempotencyStore.Begin.InProgress)) return again;
+            }
+        } finally {
+            waiting.decrementAndGet();
+        }
+    }
+
+    /** Requests waiting now for an earlier request with the same Idempotency-Key to finish. */
+    public int idempotencyWaiting() {
+        return waiting.get();
     }
 
     /** Handlers that record the idempotent response in their own transaction take the scope here. */
@@ -226,13 +290,18 @@ public final class ApiServer implements AutoCloseable {
 
     // ---- responses ------------------------------------------------------------------------------
 
+    /** Data after the JSON value ({@code {"a":1} x}, {@code {}{}}) is an error, not ignored. */
+    private static final com.fasterxml.jackson.databind.ObjectReader BODY_READER =
+            Json.MAPPER.reader().with(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+
     static JsonNode body(Context ctx) {
         byte[] raw = ctx.bodyAsBytes();
         if (raw.length == 0) throw ApiException.badRequest("the request body is empty; send a JSON object");
         try {
-            return Json.MAPPER.readTree(raw);
+            return BODY_READER.readTree(raw);
         } catch (java.io.IOException e) {
             String msg = e instanceof JsonProcessingException j ? j.getOriginalMessage() : e.getMessage();
+            if (msg != null && msg.startsWith("Trailing token")) msg = "there is data after the JSON value";
             throw new ApiException(400, "invalid_json", "the request body is not valid JSON: " + msg);
         }
     }
@@ -277,8 +346,19 @@ public final class ApiServer implements AutoCloseable {
                 ctx.header("Retry-After", "1");
                 write(ctx, 503, new Views.ErrorOut("service_unavailable", "the database is unreachable; retry later (retrying with the same Idempotency-Key or eventId is safe)"));
             }
-            case io.javalin.http.HttpResponseException h ->
-                    write(ctx, h.getStatus(), new Views.ErrorOut(h.getStatus() == 413 ? "payload_too_large" : "http_error", h.getMessage()));
+            case io.javalin.http.HttpResponseException h -> {
+                int status = h.getStatus();
+                String detail = switch (h) {
+                    case io.javalin.router.EndpointNotFound n -> "no route for " + ctx.method() + " " + ctx.path();
+                    case io.javalin.http.MethodNotAllowedResponse m -> {
+                        String allowed = m.getDetails().getOrDefault("availableMethods", m.getDetails().get("Available methods"));
+                        if (allowed != null) ctx.header("Allow", allowed);
+                        yield ctx.method() + " is not allowed on " + ctx.path() + (allowed == null ? "" : "; allowed: " + allowed);
+                    }
+                    default -> status == 413 ? "the request body is larger than " + (MAX_BODY >> 20) + " MiB" : h.getMessage();
+                };
+                write(ctx, status, new Views.ErrorOut(ApiException.codeFor(status), detail));
+            }
             default -> {
                 if (e.getCause() instanceof StoreUnavailableException) {
                     error(ctx, (StoreUnavailableException) e.getCause());

@@ -69,7 +69,11 @@ final class EndpointRoutes {
         api.route(POST, base + "/{endpoint_id}/secret/rotate", this::rotate);
         api.route(POST, base + "/{endpoint_id}/recover", this::recover);
         api.route(GET, base + "/{endpoint_id}/stats", ctx -> {
-            Map<String, Long> n = s.messages().endpointStats(endpoint(s, ctx).id());
+            Endpoint e = endpoint(s, ctx);
+            Instant since = Params.instant(ctx, "since");
+            Instant until = Params.instant(ctx, "until");
+            if (since != null && until != null && since.isAfter(until)) throw Params.invalid("since", "must not be after until");
+            Map<String, Long> n = s.messages().endpointStats(e.id(), since, until);
             return ApiServer.Reply.of(200, new Views.StatsOut(n.getOrDefault("delivered", 0L),
                     n.getOrDefault("pending", 0L) + n.getOrDefault("held", 0L), n.getOrDefault("sending", 0L),
                     n.getOrDefault("dead", 0L), n.getOrDefault("discarded", 0L)));
@@ -85,8 +89,7 @@ final class EndpointRoutes {
                 default -> throw Params.invalid("status", "must be 0, 1, 2 or 3");
             };
             boolean withContent = Params.bool(ctx, "with_content", true);
-            var page = s.messages().listForEndpoint(e.id(), Params.page(ctx, true), ctx.queryParam("channel"),
-                    Params.list(ctx, "event_types"), states, Params.instant(ctx, "before"), Params.instant(ctx, "after"));
+            var page = s.messages().listForEndpoint(e.id(), Params.page(ctx, true), MessageRoutes.messageFilter(ctx), states);
             return ApiServer.Reply.of(200, Views.ListResponse.of(page, m -> Views.EndpointMessageOut.of(m, withContent)));
         });
         api.route(POST, base + "/{endpoint_id}/send-example", this::sendExample);
@@ -201,14 +204,40 @@ final class EndpointRoutes {
             }
         }
         checkHeaders(f, "headers", incoming);
+        List<String> delete = patch ? deleteHeaders(f, incoming) : List.of();
         f.validate();
         Map<String, String> result = patch ? new LinkedHashMap<>(e.headers()) : new LinkedHashMap<>();
+        // Header names are case-insensitive: a patch replaces or deletes a header however it was spelt.
+        for (String name : delete) result.keySet().removeIf(k -> k.equalsIgnoreCase(name));
         for (var x : incoming.entrySet()) {
-            if (x.getValue() == null) result.remove(x.getKey());
-            else result.put(x.getKey(), x.getValue());
+            result.keySet().removeIf(k -> k.equalsIgnoreCase(x.getKey()));
+            if (x.getValue() != null) result.put(x.getKey(), x.getValue());
         }
         s.endpoints().setHeaders(e.id(), result, s.clock().instant());
         return ApiServer.Reply.noContent();
+    }
+
+    /** EndpointHeadersPatchIn.deleteHeaders: names to remove, none of them also set by the same patch. */
+    private static List<String> deleteHeaders(Fields f, Map<String, String> incoming) {
+        JsonNode node = f.raw("deleteHeaders");
+        if (node == null || node.isNull()) return List.of();
+        if (!node.isArray()) {
+            f.error("deleteHeaders", "must be a list of header names");
+            return List.of();
+        }
+        List<String> out = new ArrayList<>();
+        for (JsonNode item : node) {
+            if (!item.isTextual() || item.asText().isEmpty() || item.asText().indexOf('\u0000') >= 0) {
+                f.error("deleteHeaders", "items must be header names");
+                return List.of();
+            }
+            String name = item.asText();
+            if (incoming.keySet().stream().anyMatch(k -> k.equalsIgnoreCase(name) && incoming.get(k) != null)) {
+                f.error("deleteHeaders", "'" + name + "' is both set in headers and deleted");
+            }
+            out.add(name);
+        }
+        return out;
     }
 
     private ApiServer.Reply rotate(Context ctx) {
@@ -242,14 +271,74 @@ final class EndpointRoutes {
         return ApiServer.Reply.of(202, new Views.RecoverOut(dev.zerodrop.core.Ids.task(), "running", "endpoint.recover", now, n));
     }
 
+    /**
+     * Sends one example of {@code eventType} (default svix.ping) to this endpoint only: the event
+     * type's schema example number {@code exampleIndex} (default 0) when its schema has examples,
+     * else the svix.ping payload.
+     */
     private ApiServer.Reply sendExample(Context ctx) {
         Endpoint e = endpoint(s, ctx);
+        String eventType = PING;
+        int index = 0;
+        if (ctx.bodyAsBytes().length > 0) {
+            Fields f = new Fields(ApiServer.body(ctx));
+            String t = f.optionalString("eventType", 1, 256, Fields.ID_PATTERN);
+            Integer i = f.optionalInt("exampleIndex", 0, Integer.MAX_VALUE);
+            f.validate();
+            if (t != null) eventType = t;
+            if (i != null) index = i;
+        }
+        byte[] payload = PING_PAYLOAD;
+        if (!eventType.equals(PING)) {
+            String name = eventType;
+            var type = s.eventTypes().find(name).orElseThrow(() -> new ApiException.Validation(List.of(new ApiException.FieldError(
+                    List.of("body", "eventType"), "no event type is named '" + name + "'", "value_error"))));
+            JsonNode examples = examples(type.schemasJson());
+            if (examples != null && !examples.isEmpty()) {
+                if (index >= examples.size()) {
+                    throw new ApiException.Validation(List.of(new ApiException.FieldError(List.of("body", "exampleIndex"),
+                            "the schema of '" + name + "' has " + examples.size() + " example(s); the index runs from 0", "value_error")));
+                }
+                payload = dev.zerodrop.core.Json.write(examples.get(index)).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            }
+        }
         Instant now = s.clock().instant();
         String id = dev.zerodrop.core.Ids.message(now);
-        byte[] payload = "{\"data\":{\"success\":true},\"type\":\"svix.ping\"}".getBytes(java.nio.charset.StandardCharsets.UTF_8);
-        s.messages().createForEndpoint(new MessageStore.NewMessage(id, e.appId(), "svix.ping", null, null, payload, now, null), e.id());
+        s.messages().createForEndpoint(new MessageStore.NewMessage(id, e.appId(), eventType, null, null, payload, now, null), e.id());
         s.wake().run();
         var m = s.messages().find(e.appId(), id).orElseThrow();
         return ApiServer.Reply.of(200, Views.MessageOut.of(m, true));
+    }
+
+    private static final String PING = "svix.ping";
+    private static final byte[] PING_PAYLOAD = "{\"data\":{\"success\":true},\"type\":\"svix.ping\"}"
+            .getBytes(java.nio.charset.StandardCharsets.UTF_8);
+
+    /**
+     * The {@code examples} array of an event type's schema, as Svix reads it: the schema of version
+     * "1", else of the highest version there is. Null when there is none.
+     */
+    private static JsonNode examples(String schemasJson) {
+        if (schemasJson == null) return null;
+        JsonNode schemas;
+        try {
+            schemas = dev.zerodrop.core.Json.MAPPER.readTree(schemasJson);
+        } catch (java.io.IOException ex) {
+            return null;
+        }
+        JsonNode version = schemas.get("1");
+        if (version == null) {
+            long highest = -1;
+            for (var it = schemas.properties().iterator(); it.hasNext(); ) {
+                var v = it.next();
+                long n = v.getKey().matches("\\d{1,9}") ? Long.parseLong(v.getKey()) : -1;
+                if (n > highest) {
+                    highest = n;
+                    version = v.getValue();
+                }
+            }
+        }
+        JsonNode examples = version == null ? null : version.get("examples");
+        return examples != null && examples.isArray() ? examples : null;
     }
 }

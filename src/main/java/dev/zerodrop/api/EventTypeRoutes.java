@@ -11,6 +11,7 @@ import dev.zerodrop.core.Json;
 import dev.zerodrop.store.EventTypeStore.EventType;
 import io.javalin.http.Context;
 import java.time.Instant;
+import java.util.List;
 import java.util.Optional;
 
 /** /api/v1/event-type: the catalogue of event types. */
@@ -23,8 +24,13 @@ final class EventTypeRoutes {
 
     void register(ApiServer api) {
         String base = "/api/v1/event-type";
-        api.route(GET, base, ctx -> ApiServer.Reply.of(200, Views.ListResponse.of(
-                s.eventTypes().list(Params.page(ctx, false), Params.bool(ctx, "include_archived", false)), Views.EventTypeOut::of)));
+        api.route(GET, base, ctx -> {
+            // As in Svix, a list carries the schemas only when asked for them.
+            boolean withContent = Params.bool(ctx, "with_content", false);
+            return ApiServer.Reply.of(200, Views.ListResponse.of(
+                    s.eventTypes().list(Params.page(ctx, false), Params.bool(ctx, "include_archived", false)),
+                    t -> Views.EventTypeOut.of(t, withContent)));
+        });
         api.route(POST, base, ctx -> {
             Fields f = new Fields(ApiServer.body(ctx));
             String name = f.requiredString("name", 1, 256, Fields.ID_PATTERN);
@@ -37,8 +43,8 @@ final class EventTypeRoutes {
             Optional<EventType> existing = s.eventTypes().find(name);
             EventType t = read(new Fields(ApiServer.body(ctx)), name, null);
             if (existing.isEmpty()) return ApiServer.Reply.of(201, Views.EventTypeOut.of(s.eventTypes().create(t)));
-            EventType updated = new EventType(name, t.description(), t.archived(), t.deprecated(), t.featureFlag(), t.schemasJson(),
-                    existing.get().createdAt(), t.updatedAt());
+            EventType updated = new EventType(name, t.description(), t.archived(), t.deprecated(), t.featureFlags(), t.groupName(),
+                    t.schemasJson(), existing.get().createdAt(), t.updatedAt());
             return ApiServer.Reply.of(200, Views.EventTypeOut.of(s.eventTypes().update(updated)));
         });
         api.route(PATCH, base + "/{event_type_name}", ctx -> {
@@ -62,7 +68,11 @@ final class EventTypeRoutes {
         String description = f.optionalString("description", 0, 65536, null);
         Boolean archived = f.optionalBool("archived");
         Boolean deprecated = f.optionalBool("deprecated");
+        // featureFlag is Svix's deprecated single form of featureFlags.
         String featureFlag = f.optionalString("featureFlag", 1, 256, Fields.ID_PATTERN);
+        List<String> featureFlags = f.optionalIdList("featureFlags", 100, 256);
+        if (featureFlags == null && featureFlag != null) featureFlags = List.of(featureFlag);
+        String groupName = f.optionalString("groupName", 1, 256, Fields.ID_PATTERN);
         JsonNode schemas = f.raw("schemas");
         if (schemas != null && !schemas.isNull() && !schemas.isObject()) f.error("schemas", "must be an object");
         else if (schemas != null && Json.write(schemas).contains("\\u0000")) f.error("schemas", "must not contain NUL characters");
@@ -73,10 +83,11 @@ final class EventTypeRoutes {
             if (!f.has("description")) description = base.description();
             if (!f.has("archived")) archived = base.archived();
             if (!f.has("deprecated")) deprecated = base.deprecated();
-            if (!f.has("featureFlag")) featureFlag = base.featureFlag();
+            if (!f.has("featureFlag") && !f.has("featureFlags")) featureFlags = base.featureFlags();
+            if (!f.has("groupName")) groupName = base.groupName();
             if (!f.has("schemas")) schemasJson = base.schemasJson();
         }
         return new EventType(name, description == null ? "" : description, archived != null && archived,
-                deprecated != null && deprecated, featureFlag, schemasJson, base == null ? now : base.createdAt(), now);
+                deprecated != null && deprecated, featureFlags, groupName, schemasJson, base == null ? now : base.createdAt(), now);
     }
 }

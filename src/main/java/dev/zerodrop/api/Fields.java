@@ -15,6 +15,8 @@ import java.util.regex.Pattern;
  */
 final class Fields {
     static final Pattern ID_PATTERN = Pattern.compile("^[a-zA-Z0-9\\-_.]+$");
+    /** Svix's pattern for message tags: an identifier that may also hold a slash, a backslash and '#'. */
+    static final Pattern TAG_PATTERN = Pattern.compile("^[a-zA-Z0-9\\-_./\\\\#]+$");
 
     private final ObjectNode node;
     private final List<ApiException.FieldError> errors = new ArrayList<>();
@@ -93,6 +95,11 @@ final class Fields {
 
     /** A list of unique identifier-like strings, or null when absent or null. */
     List<String> optionalIdList(String name, int maxItems, int maxLen) {
+        return optionalList(name, maxItems, maxLen, ID_PATTERN);
+    }
+
+    /** A list of unique strings that match {@code pattern}, or null when absent or null. */
+    List<String> optionalList(String name, int maxItems, int maxLen, Pattern pattern) {
         JsonNode v = node.get(name);
         if (v == null || v.isNull()) return null;
         if (!v.isArray()) {
@@ -102,8 +109,8 @@ final class Fields {
         LinkedHashSet<String> out = new LinkedHashSet<>();
         for (JsonNode item : v) {
             if (!item.isTextual() || item.asText().isEmpty() || item.asText().length() > maxLen
-                    || !ID_PATTERN.matcher(item.asText()).matches()) {
-                error(name, "items must be strings of 1 to " + maxLen + " characters matching " + ID_PATTERN.pattern());
+                    || !pattern.matcher(item.asText()).matches()) {
+                error(name, "items must be strings of 1 to " + maxLen + " characters matching " + pattern.pattern());
                 return null;
             }
             out.add(item.asText());

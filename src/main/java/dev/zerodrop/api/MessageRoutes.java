@@ -31,8 +31,7 @@ final class MessageRoutes {
         api.route(GET, msgs, ctx -> {
             App app = ApplicationRoutes.app(s, ctx);
             boolean withContent = Params.bool(ctx, "with_content", true);
-            var page = s.messages().list(app.id(), Params.page(ctx, true), ctx.queryParam("channel"),
-                    Params.list(ctx, "event_types"), Params.instant(ctx, "before"), Params.instant(ctx, "after"));
+            var page = s.messages().list(app.id(), Params.page(ctx, true), messageFilter(ctx));
             return ApiServer.Reply.of(200, Views.ListResponse.of(page, m -> Views.MessageOut.of(m, withContent)));
         });
         api.route(GET, msgs + "/{msg_id}", ctx -> ApiServer.Reply.of(200,
@@ -70,16 +69,28 @@ final class MessageRoutes {
         });
         api.route(GET, "/api/v1/app/{app_id}/attempt/msg/{msg_id}", ctx -> {
             var m = message(ctx);
+            // Like a path, the filter takes an endpoint's id or uid; one this application lacks is a 404, as in Svix.
+            String ref = ctx.queryParam("endpoint_id");
+            String endpointId = ref == null || ref.isEmpty() ? null : s.endpoints().find(m.appId(), ref)
+                    .orElseThrow(() -> ApiException.notFound("endpoint '" + ref + "'")).id();
+            boolean withContent = Params.bool(ctx, "with_content", true);
             return ApiServer.Reply.of(200, Views.ListResponse.of(
-                    s.attempts().byMessage(m.appId(), m.id(), Params.page(ctx, true), filter(ctx, ctx.queryParam("endpoint_id"))),
-                    Views.AttemptOut::of));
+                    s.attempts().byMessage(m.appId(), m.id(), Params.page(ctx, true), filter(ctx, endpointId)),
+                    a -> Views.AttemptOut.of(a, withContent)));
         });
         api.route(GET, "/api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}", ctx -> {
             Endpoint e = EndpointRoutes.endpoint(s, ctx);
+            boolean withContent = Params.bool(ctx, "with_content", true);
             return ApiServer.Reply.of(200, Views.ListResponse.of(
                     s.attempts().byEndpoint(e.appId(), e.id(), Params.page(ctx, true), filter(ctx, null)),
-                    Views.AttemptOut::of));
+                    a -> Views.AttemptOut.of(a, withContent)));
         });
+    }
+
+    /** The message lists' filters: channel, tag, event_types, before, after. */
+    static MessageStore.Filter messageFilter(Context ctx) {
+        return new MessageStore.Filter(ctx.queryParam("channel"), ctx.queryParam("tag"), Params.list(ctx, "event_types"),
+                Params.instant(ctx, "before"), Params.instant(ctx, "after"));
     }
 
     private static AttemptStore.Filter filter(Context ctx, String endpointId) {
@@ -89,8 +100,22 @@ final class MessageRoutes {
         if (cls != null && !List.of(0, 100, 200, 300, 400, 500).contains(cls)) {
             throw Params.invalid("status_code_class", "must be 0, 100, 200, 300, 400 or 500");
         }
-        return new AttemptStore.Filter(status, cls, endpointId, ctx.queryParam("channel"), Params.list(ctx, "event_types"),
-                Params.instant(ctx, "before"), Params.instant(ctx, "after"));
+        var m = messageFilter(ctx);
+        return new AttemptStore.Filter(status, cls, endpointId, m.channel(), m.tag(), m.eventTypes(), m.before(), m.after());
+    }
+
+    /**
+     * How long the payload is to be kept, in hours: Svix's payloadRetentionPeriod (days, 1 to 90) or
+     * payloadRetentionHours (1 to 2160), never both. Null when neither is given.
+     */
+    private static Integer retentionHours(Fields f) {
+        Integer days = f.optionalInt("payloadRetentionPeriod", 1, 90);
+        Integer hours = f.optionalInt("payloadRetentionHours", 1, 2160);
+        if (days != null && hours != null) {
+            f.error("payloadRetentionHours", "cannot be given together with payloadRetentionPeriod");
+            return null;
+        }
+        return days != null ? Integer.valueOf(days * 24) : hours;
     }
 
     private MessageStore.Message message(Context ctx) {
@@ -111,6 +136,8 @@ final class MessageRoutes {
         else if (!payload.isObject()) f.error("payload", "must be a JSON object");
         String deliverAtText = f.optionalString("deliverAt", 1, 64, null);
         JsonNode appNode = f.raw("application");
+        List<String> tags = f.optionalList("tags", 5, 128, Fields.TAG_PATTERN);
+        Integer retentionHours = retentionHours(f);
         f.validate();
         Instant now = s.clock().instant();
         Instant deliverAt = deliverAtText == null ? null : Params.parseInstant(deliverAtText, "body", "deliverAt");
@@ -129,10 +156,11 @@ final class MessageRoutes {
         }
 
         byte[] payloadBytes = RawJson.field(raw, "payload");
-        var m = new MessageStore.NewMessage(Ids.message(now), app.id(), eventType, eventId, channels, payloadBytes, now, deliverAt);
+        var m = new MessageStore.NewMessage(Ids.message(now), app.id(), eventType, eventId, channels, payloadBytes, now, deliverAt,
+                tags, retentionHours);
         boolean withContent = Params.bool(ctx, "with_content", true);
         Views.MessageOut out = new Views.MessageOut(m.id(), eventType, eventId, channels,
-                Views.payloadText(payloadBytes, withContent), now);
+                Views.payloadText(payloadBytes, withContent), now, tags);
         byte[] body = Json.MAPPER.writeValueAsBytes(out);
         MessageStore.IdempotentResponse idem = ApiServer.takeIdempotency(ctx)
                 .map(x -> new MessageStore.IdempotentResponse(x.scope(), x.key(), 202, body)).orElse(null);

@@ -47,9 +47,10 @@ final class Views {
     record HeadersOut(Map<String, String> headers, List<String> sensitive) {}
 
     record MessageOut(String id, String eventType, String eventId, List<String> channels,
-                      @JsonRawValue String payload, Instant timestamp) {
+                      @JsonRawValue String payload, Instant timestamp, List<String> tags) {
         static MessageOut of(MessageStore.Message m, boolean withContent) {
-            return new MessageOut(m.id(), m.eventType(), m.eventId(), m.channels(), payloadText(m.payload(), withContent), m.createdAt());
+            return new MessageOut(m.id(), m.eventType(), m.eventId(), m.channels(), payloadText(m.payload(), withContent), m.createdAt(),
+                    m.tags());
         }
     }
 
@@ -81,38 +82,51 @@ final class Views {
                       long responseDurationMs, int status, String statusText, int triggerType, Instant timestamp,
                       int attemptNumber, String errorClass) {
         static AttemptOut of(AttemptStore.Attempt a) {
-            return new AttemptOut(a.id(), a.msgId(), a.endpointId(), a.url(), a.response(), a.responseStatus(), a.durationMs(),
-                    a.status(), textOf(a.status()), a.triggerType(), a.createdAt(), a.attemptNo(), a.errorClass());
+            return of(a, true);
+        }
+
+        /** Without content the response body reads {@code {}}, as Svix answers. */
+        static AttemptOut of(AttemptStore.Attempt a, boolean withContent) {
+            return new AttemptOut(a.id(), a.msgId(), a.endpointId(), a.url(), withContent ? a.response() : "{}", a.responseStatus(),
+                    a.durationMs(), a.status(), textOf(a.status()), a.triggerType(), a.createdAt(), a.attemptNo(), a.errorClass());
         }
     }
 
     record EndpointMessageOut(String id, String eventType, String eventId, List<String> channels, @JsonRawValue String payload,
-                              Instant timestamp, int status, String statusText, Instant nextAttempt, String state) {
+                              Instant timestamp, List<String> tags, int status, String statusText, Instant nextAttempt, String state) {
         static EndpointMessageOut of(MessageStore.MessageWithStatus m, boolean withContent) {
             int s = statusOf(m.status().state());
             return new EndpointMessageOut(m.message().id(), m.message().eventType(), m.message().eventId(), m.message().channels(),
-                    payloadText(m.message().payload(), withContent), m.message().createdAt(), s, textOf(s),
+                    payloadText(m.message().payload(), withContent), m.message().createdAt(), m.message().tags(), s, textOf(s),
                     m.status().nextAttemptAt(), m.status().state());
         }
     }
 
     record MessageEndpointOut(String id, String uid, String url, String description, List<String> filterTypes,
-                              List<String> channels, boolean disabled, Integer throttleRate, Integer rateLimit, int version,
-                              Instant createdAt, Instant updatedAt, int status, String statusText, Instant nextAttempt,
-                              String state) {
+                              List<String> eventTypes, List<String> channels, boolean disabled, Integer throttleRate,
+                              Integer rateLimit, int version, Instant createdAt, Instant updatedAt, int status, String statusText,
+                              Instant nextAttempt, String state) {
         static MessageEndpointOut of(MessageStore.EndpointWithStatus x) {
             var e = x.endpoint();
             int s = statusOf(x.status().state());
-            return new MessageEndpointOut(e.id(), e.uid(), e.url(), e.description(), e.filterTypes(), e.channels(), e.disabled(),
+            return new MessageEndpointOut(e.id(), e.uid(), e.url(), e.description(), e.filterTypes(), e.filterTypes(), e.channels(), e.disabled(),
                     e.throttleRate(), e.throttleRate(), 1, e.createdAt(), e.updatedAt(), s, textOf(s), x.status().nextAttemptAt(),
                     x.status().state());
         }
     }
 
-    record EventTypeOut(String name, String description, boolean archived, boolean deprecated, String featureFlag,
-                        @JsonRawValue String schemas, Instant createdAt, Instant updatedAt) {
+    /** {@code featureFlag} is Svix's deprecated single form of {@code featureFlags}: their first. */
+    record EventTypeOut(String name, String description, boolean archived, boolean deprecated, List<String> featureFlags,
+                        String featureFlag, String groupName, @JsonRawValue String schemas, Instant createdAt,
+                        Instant updatedAt) {
         static EventTypeOut of(EventTypeStore.EventType t) {
-            return new EventTypeOut(t.name(), t.description(), t.archived(), t.deprecated(), t.featureFlag(), t.schemasJson(),
+            return of(t, true);
+        }
+
+        static EventTypeOut of(EventTypeStore.EventType t, boolean withContent) {
+            List<String> flags = t.featureFlags();
+            return new EventTypeOut(t.name(), t.description(), t.archived(), t.deprecated(), flags,
+                    flags == null || flags.isEmpty() ? null : flags.getFirst(), t.groupName(), withContent ? t.schemasJson() : null,
                     t.createdAt(), t.updatedAt());
         }
     }

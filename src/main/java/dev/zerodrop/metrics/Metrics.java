@@ -143,6 +143,12 @@ public final class Metrics implements DispatchListener, GroupCommit.Listener, Au
                 .description("Delivery requests this node has in flight").register(registry);
     }
 
+    /** A gauge of the API requests waiting for an earlier request with the same Idempotency-Key. */
+    public void idempotencyWaiting(IntSupplier waiting) {
+        Gauge.builder("zerodrop.idempotency.waiting", waiting::getAsInt)
+                .description("API requests waiting for an earlier request with the same Idempotency-Key to finish").register(registry);
+    }
+
     /**
      * Refreshes the queue gauges from the database now and then every {@link #REFRESH}, on a
      * background thread, so a scrape never queries the database.

@@ -14,7 +14,7 @@ public final class AttemptStore {
                           int durationMs, String url, Instant createdAt) {}
 
     /** Filters of the attempt listings. Null means no filter. */
-    public record Filter(Integer status, Integer statusCodeClass, String endpointId, String channel,
+    public record Filter(Integer status, Integer statusCodeClass, String endpointId, String channel, String tag,
                          List<String> eventTypes, Instant before, Instant after) {}
 
     private static final String COLUMNS = """
@@ -52,7 +52,7 @@ public final class AttemptStore {
 
     private Page<Attempt> list(String where, List<Object> base, PageRequest page, Filter f) {
         StringBuilder sql = new StringBuilder("SELECT " + COLUMNS + " FROM attempt a");
-        boolean joinMessage = f.channel() != null || (f.eventTypes() != null && !f.eventTypes().isEmpty());
+        boolean joinMessage = f.channel() != null || f.tag() != null || (f.eventTypes() != null && !f.eventTypes().isEmpty());
         if (joinMessage) sql.append(" JOIN message m ON m.id = a.msg_id");
         sql.append(" WHERE ").append(where);
         List<Object> params = new ArrayList<>(base);
@@ -78,6 +78,10 @@ public final class AttemptStore {
             if (f.channel() != null) {
                 sql.append(" AND ? = ANY (m.channels)");
                 params.add(f.channel());
+            }
+            if (f.tag() != null) {
+                sql.append(" AND ? = ANY (m.tags)");
+                params.add(f.tag());
             }
             if (f.eventTypes() != null && !f.eventTypes().isEmpty()) {
                 sql.append(" AND m.event_type = ANY (?)");

@@ -8,10 +8,11 @@ import java.util.Optional;
 
 /** Event types: the catalogue of message kinds. */
 public final class EventTypeStore {
-    public record EventType(String name, String description, boolean archived, boolean deprecated, String featureFlag,
-                            String schemasJson, Instant createdAt, Instant updatedAt) {}
+    public record EventType(String name, String description, boolean archived, boolean deprecated, List<String> featureFlags,
+                            String groupName, String schemasJson, Instant createdAt, Instant updatedAt) {}
 
-    private static final String COLUMNS = "name, description, archived, deprecated, feature_flag, schemas::text AS schemas, created_at, updated_at";
+    private static final String COLUMNS = """
+            name, description, archived, deprecated, feature_flags, group_name, schemas::text AS schemas, created_at, updated_at""";
 
     private final Jdbc jdbc;
 
@@ -21,8 +22,10 @@ public final class EventTypeStore {
 
     public EventType create(EventType t) {
         try {
-            jdbc.update("INSERT INTO event_type (name, description, archived, deprecated, feature_flag, schemas, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?)",
-                    t.name(), t.description(), t.archived(), t.deprecated(), t.featureFlag(),
+            jdbc.update("""
+                    INSERT INTO event_type (name, description, archived, deprecated, feature_flags, group_name, schemas, created_at, updated_at)
+                    VALUES (?,?,?,?,?,?,?,?,?)""",
+                    t.name(), t.description(), t.archived(), t.deprecated(), EndpointStore.array(t.featureFlags()), t.groupName(),
                     t.schemasJson() == null ? null : new Jdbc.Json(t.schemasJson()), t.createdAt(), t.updatedAt());
         } catch (Jdbc.UniqueViolation e) {
             throw new Conflict("An event type named '" + t.name() + "' already exists");
@@ -40,8 +43,11 @@ public final class EventTypeStore {
     }
 
     public EventType update(EventType t) {
-        jdbc.update("UPDATE event_type SET description = ?, archived = ?, deprecated = ?, feature_flag = ?, schemas = ?, updated_at = ? WHERE name = ?",
-                t.description(), t.archived(), t.deprecated(), t.featureFlag(),
+        jdbc.update("""
+                UPDATE event_type SET description = ?, archived = ?, deprecated = ?, feature_flags = ?, group_name = ?, schemas = ?,
+                       updated_at = ?
+                 WHERE name = ?""",
+                t.description(), t.archived(), t.deprecated(), EndpointStore.array(t.featureFlags()), t.groupName(),
                 t.schemasJson() == null ? null : new Jdbc.Json(t.schemasJson()), t.updatedAt(), t.name());
         return t;
     }
@@ -54,7 +60,7 @@ public final class EventTypeStore {
 
     static EventType map(ResultSet rs) throws SQLException {
         return new EventType(rs.getString("name"), rs.getString("description"), rs.getBoolean("archived"),
-                rs.getBoolean("deprecated"), rs.getString("feature_flag"), rs.getString("schemas"),
+                rs.getBoolean("deprecated"), Jdbc.textArray(rs, "feature_flags"), rs.getString("group_name"), rs.getString("schemas"),
                 Jdbc.instant(rs, "created_at"), Jdbc.instant(rs, "updated_at"));
     }
 }

@@ -11,11 +11,21 @@ import java.util.Optional;
 /** Messages, and their atomic fan-out into deliveries. */
 public final class MessageStore {
     public record Message(String id, String appId, String eventType, String eventId, List<String> channels,
-                          byte[] payload, Instant createdAt) {}
+                          byte[] payload, Instant createdAt, List<String> tags) {}
 
-    /** A message to create. {@code payload} is the exact bytes that will be signed and sent. */
+    /**
+     * A message to create. {@code payload} is the exact bytes that will be signed and sent.
+     * {@code payloadRetentionHours} is how long the caller asked the payload to be kept (null: the
+     * default); it is stored, not yet enforced.
+     */
     public record NewMessage(String id, String appId, String eventType, String eventId, List<String> channels,
-                             byte[] payload, Instant createdAt, Instant deliverAt) {
+                             byte[] payload, Instant createdAt, Instant deliverAt, List<String> tags,
+                             Integer payloadRetentionHours) {
+        public NewMessage(String id, String appId, String eventType, String eventId, List<String> channels,
+                          byte[] payload, Instant createdAt, Instant deliverAt) {
+            this(id, appId, eventType, eventId, channels, payload, createdAt, deliverAt, null, null);
+        }
+
         /** When the first attempt is due: at once, or at the scheduled {@code deliverAt}. */
         Instant firstAttemptAt() {
             return deliverAt != null && deliverAt.isAfter(createdAt) ? deliverAt : createdAt;
@@ -28,7 +38,10 @@ public final class MessageStore {
     /** A delivery's state as the Svix API shows it, beside its message or endpoint. */
     public record DeliveryStatus(String state, Instant nextAttemptAt, Instant updatedAt) {}
 
-    private static final String COLUMNS = "m.id, m.app_id, m.event_type, m.event_id, m.channels, m.payload, m.created_at";
+    private static final String COLUMNS = "m.id, m.app_id, m.event_type, m.event_id, m.channels, m.payload, m.created_at, m.tags";
+
+    /** The filters of the message listings. Null means no filter. */
+    public record Filter(String channel, String tag, List<String> eventTypes, Instant before, Instant after) {}
 
     private final Jdbc jdbc;
 
@@ -84,6 +97,8 @@ public final class MessageStore {
     private static Batch createAllIn(Connection c, List<Submission> batch, Instant leaseUntil) throws SQLException {
         int n = batch.size();
         String[] ids = new String[n], apps = new String[n], types = new String[n], eventIds = new String[n], channels = new String[n];
+        String[] tags = new String[n];
+        Integer[] retention = new Integer[n];
         byte[][] payloads = new byte[n][];
         java.sql.Timestamp[] created = new java.sql.Timestamp[n], first = new java.sql.Timestamp[n];
         for (int i = 0; i < n; i++) {
@@ -93,20 +108,24 @@ public final class MessageStore {
             types[i] = m.eventType();
             eventIds[i] = m.eventId();
             channels[i] = m.channels() == null ? null : dev.zerodrop.core.Json.write(m.channels());
+            tags[i] = m.tags() == null ? null : dev.zerodrop.core.Json.write(m.tags());
+            retention[i] = m.payloadRetentionHours();
             payloads[i] = m.payload();
             created[i] = java.sql.Timestamp.from(m.createdAt());
             first[i] = java.sql.Timestamp.from(m.firstAttemptAt());
         }
         java.util.Set<String> inserted = new java.util.HashSet<>(Jdbc.query(c, """
-                INSERT INTO message (id, app_id, event_type, event_id, channels, payload, created_at)
+                INSERT INTO message (id, app_id, event_type, event_id, channels, payload, created_at, tags, payload_retention_hours)
                 SELECT v.id, v.app_id, v.event_type, v.event_id,
                        CASE WHEN v.channels IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(v.channels::jsonb)) END,
-                       v.payload, v.created_at
-                  FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bytea[], ?::timestamptz[])
-                       AS v(id, app_id, event_type, event_id, channels, payload, created_at)
+                       v.payload, v.created_at,
+                       CASE WHEN v.tags IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(v.tags::jsonb)) END,
+                       v.retention
+                  FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bytea[], ?::timestamptz[], ?::text[], ?::int[])
+                       AS v(id, app_id, event_type, event_id, channels, payload, created_at, tags, retention)
                 ON CONFLICT (app_id, event_id) WHERE event_id IS NOT NULL DO NOTHING
                 RETURNING id""",
-                rs -> rs.getString(1), ids, apps, types, eventIds, channels, payloads, created));
+                rs -> rs.getString(1), ids, apps, types, eventIds, channels, payloads, created, tags, retention));
         java.util.Map<String, Integer> fanOut = new java.util.HashMap<>();
         java.util.Map<String, Integer> leasedCount = new java.util.HashMap<>();
         List<DeliveryStore.Claimed> leased = new ArrayList<>();
@@ -188,12 +207,12 @@ public final class MessageStore {
 
     private static void insertMessage(Connection c, NewMessage m) throws SQLException {
         List<String> inserted = Jdbc.query(c, """
-                INSERT INTO message (id, app_id, event_type, event_id, channels, payload, created_at)
-                VALUES (?,?,?,?,?,?,?)
+                INSERT INTO message (id, app_id, event_type, event_id, channels, payload, created_at, tags, payload_retention_hours)
+                VALUES (?,?,?,?,?,?,?,?,?)
                 ON CONFLICT (app_id, event_id) WHERE event_id IS NOT NULL DO NOTHING
                 RETURNING id""",
                 rs -> rs.getString(1), m.id(), m.appId(), m.eventType(), m.eventId(), EndpointStore.array(m.channels()),
-                m.payload(), m.createdAt());
+                m.payload(), m.createdAt(), EndpointStore.array(m.tags()), m.payloadRetentionHours());
         if (inserted.isEmpty()) {
             String existing = Jdbc.queryOne(c, "SELECT id FROM message WHERE app_id = ? AND event_id = ?",
                     rs -> rs.getString(1), m.appId(), m.eventId()).orElse("?");
@@ -207,40 +226,42 @@ public final class MessageStore {
     }
 
     /** Lists messages newest first, with Svix's filters. */
-    public Page<Message> list(String appId, PageRequest page, String channel, List<String> eventTypes,
-                              Instant before, Instant after) {
+    public Page<Message> list(String appId, PageRequest page, Filter filter) {
         StringBuilder sql = new StringBuilder("SELECT " + COLUMNS + " FROM message m WHERE m.app_id = ?");
         List<Object> params = new ArrayList<>(List.of(appId));
-        filters(sql, params, channel, eventTypes, before, after);
+        filters(sql, params, filter);
         return page.run(jdbc, sql.toString(), "m.id", params, MessageStore::map, Message::id);
     }
 
-    static void filters(StringBuilder sql, List<Object> params, String channel, List<String> eventTypes, Instant before, Instant after) {
-        if (channel != null) {
+    static void filters(StringBuilder sql, List<Object> params, Filter f) {
+        if (f.channel() != null) {
             sql.append(" AND ? = ANY (m.channels)");
-            params.add(channel);
+            params.add(f.channel());
         }
-        if (eventTypes != null && !eventTypes.isEmpty()) {
+        if (f.tag() != null) {
+            sql.append(" AND ? = ANY (m.tags)");
+            params.add(f.tag());
+        }
+        if (f.eventTypes() != null && !f.eventTypes().isEmpty()) {
             sql.append(" AND m.event_type = ANY (?)");
-            params.add(eventTypes.toArray(String[]::new));
+            params.add(f.eventTypes().toArray(String[]::new));
         }
-        if (before != null) {
+        if (f.before() != null) {
             sql.append(" AND m.created_at < ?");
-            params.add(before);
+            params.add(f.before());
         }
-        if (after != null) {
+        if (f.after() != null) {
             sql.append(" AND m.created_at > ?");
-            params.add(after);
+            params.add(f.after());
         }
     }
 
     /** Messages sent (or being sent) to one endpoint, with that delivery's status, newest first. */
-    public Page<MessageWithStatus> listForEndpoint(String endpointId, PageRequest page, String channel,
-                                                   List<String> eventTypes, List<String> states, Instant before, Instant after) {
+    public Page<MessageWithStatus> listForEndpoint(String endpointId, PageRequest page, Filter filter, List<String> states) {
         StringBuilder sql = new StringBuilder("SELECT " + COLUMNS + ", d.state, d.next_attempt_at, d.updated_at AS d_updated_at "
                 + "FROM delivery d JOIN message m ON m.id = d.msg_id WHERE d.endpoint_id = ?");
         List<Object> params = new ArrayList<>(List.of(endpointId));
-        filters(sql, params, channel, eventTypes, before, after);
+        filters(sql, params, filter);
         if (states != null) {
             sql.append(" AND d.state = ANY (?)");
             params.add(states.toArray(String[]::new));
@@ -268,11 +289,20 @@ public final class MessageStore {
                 x -> x.endpoint().id());
     }
 
-    /** Counts of one endpoint's deliveries by state. */
-    public java.util.Map<String, Long> endpointStats(String endpointId) {
+    /** Counts of one endpoint's deliveries by state, of those created in [since, until) (null: unbounded). */
+    public java.util.Map<String, Long> endpointStats(String endpointId, Instant since, Instant until) {
+        StringBuilder sql = new StringBuilder("SELECT state, count(*) AS n FROM delivery WHERE endpoint_id = ?");
+        List<Object> params = new ArrayList<>(List.of(endpointId));
+        if (since != null) {
+            sql.append(" AND created_at >= ?");
+            params.add(since);
+        }
+        if (until != null) {
+            sql.append(" AND created_at < ?");
+            params.add(until);
+        }
         java.util.Map<String, Long> out = new java.util.HashMap<>();
-        jdbc.query("SELECT state, count(*) AS n FROM delivery WHERE endpoint_id = ? GROUP BY state",
-                rs -> out.put(rs.getString("state"), rs.getLong("n")), endpointId);
+        jdbc.query(sql + " GROUP BY state", rs -> out.put(rs.getString("state"), rs.getLong("n")), params.toArray());
         return out;
     }
 
@@ -283,6 +313,6 @@ public final class MessageStore {
 
     static Message map(ResultSet rs) throws SQLException {
         return new Message(rs.getString("id"), rs.getString("app_id"), rs.getString("event_type"), rs.getString("event_id"),
-                Jdbc.textArray(rs, "channels"), rs.getBytes("payload"), Jdbc.instant(rs, "created_at"));
+                Jdbc.textArray(rs, "channels"), rs.getBytes("payload"), Jdbc.instant(rs, "created_at"), Jdbc.textArray(rs, "tags"));
     }
 }

@@ -4,7 +4,6 @@ import dev.zerodrop.chaos.Receiver;
 import dev.zerodrop.core.Json;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -13,18 +12,13 @@ import java.util.concurrent.TimeUnit;
 
 /** Verifies received webhooks with the npm {@code standardwebhooks} package, the reference verifier. */
 public final class NodeVerifier {
-    private static final Path DIR = Path.of("src/test/node");
+    private static final Path DIR = NodePackages.DIR;
 
     private NodeVerifier() {}
 
     /** Returns one result per request: "ok" or "fail ...". */
     public static List<String> verify(String secret, List<Receiver.Request> requests) throws IOException, InterruptedException {
-        if (!Files.isDirectory(DIR.resolve("node_modules"))) {
-            Process install = new ProcessBuilder("npm", "ci", "--no-audit", "--no-fund").directory(DIR.toFile())
-                    // Never the test JVM's own stdout: the test runner talks to Maven through it.
-                    .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-            if (!install.waitFor(300, TimeUnit.SECONDS) || install.exitValue() != 0) throw new IOException("npm ci failed");
-        }
+        NodePackages.ensureInstalled();
         StringBuilder in = new StringBuilder();
         for (Receiver.Request r : requests) {
             in.append(Json.write(Map.of("secret", secret, "body", r.bodyText(), "headers", Map.of(
