@@ -73,7 +73,7 @@ class ReplayTest {
         return page.get("data").size();
     }
 
-    static void auditBalances(String app) {
+    static void auditBalances(TestServer zd, String app) {
         JsonNode audit = zd.get("/api/v1/audit?app_id=" + app);
         long sum = 0;
         for (String s : List.of("pending", "sending", "delivered", "dead", "discarded", "held")) sum += audit.get(s).asLong();
@@ -130,7 +130,7 @@ class ReplayTest {
                     Map.of("since", "2000-01-01T00:00:00Z", "until", "2001-01-01T00:00:00Z")));
             assertThat(none.get("data").get("messagesSent").asLong()).isZero();
             assertThat(deliveriesTo(app, late.id())).isZero();
-            auditBalances(app);
+            auditBalances(zd, app);
         }
     }
 
@@ -145,7 +145,7 @@ class ReplayTest {
                     Map.of("since", "2000-01-01T00:00:00Z")));
             assertThat(t.get("data").get("messagesSent").asLong()).isEqualTo(n);
             await().atMost(Duration.ofSeconds(60)).until(() -> ids(r).size() == n);
-            auditBalances(app);
+            auditBalances(zd, app);
         }
     }
 
@@ -182,7 +182,7 @@ class ReplayTest {
             // The status code class of the last attempt: 5xx matches nothing now, 2xx everything.
             JsonNode none = finished(zd, task(zd, path, Map.of("since", "2000-01-01T00:00:00Z", "statusCodeClass", 500)));
             assertThat(none.get("data").get("messagesSent").asLong()).isZero();
-            auditBalances(app);
+            auditBalances(zd, app);
         }
     }
 
