@@ -138,7 +138,7 @@ class ReplayTest {
     void replayMissingWalksPastOneBatch() throws Exception {
         try (Receiver r = Receiver.alwaysOk()) {
             String app = zd.createApp("many");
-            int n = 1_203;
+            int n = 1_001; // one more than a batch
             for (int i = 0; i < n; i++) send(zd, app, "x", null);
             var ep = zd.createEndpoint(app, Map.of("url", r.url("/many")));
             JsonNode t = finished(zd, task(zd, "/api/v1/app/" + app + "/endpoint/" + ep.id() + "/replay-missing",
@@ -147,6 +147,32 @@ class ReplayTest {
             await().atMost(Duration.ofSeconds(60)).until(() -> ids(r).size() == n);
             auditBalances(zd, app);
         }
+    }
+
+    /** Prints how fast the batches go on a larger application; the messages are written by SQL. */
+    @Test
+    void replayMissingAndExpungeAllOnTwentyThousandMessages() {
+        String app = zd.createApp("large");
+        int n = 20_000;
+        db.exec("""
+                INSERT INTO message (id, app_id, event_type, payload, created_at)
+                SELECT 'msg_' || lpad(i::text, 27, '0'), '%s', 'x', '{"i": 1}'::bytea, now() FROM generate_series(1, %d) i"""
+                .formatted(app, n));
+        // Never delivered: the endpoint is disabled, so each replayed delivery is held.
+        var ep = zd.createEndpoint(app, Map.of("url", "http://127.0.0.1:9/large", "disabled", true));
+        long t0 = System.nanoTime();
+        JsonNode t = finished(zd, task(zd, "/api/v1/app/" + app + "/endpoint/" + ep.id() + "/replay-missing",
+                Map.of("since", "2000-01-01T00:00:00Z")));
+        long replayMs = (System.nanoTime() - t0) / 1_000_000;
+        assertThat(t.get("data").get("messagesHeld").asLong()).isEqualTo(n);
+        long t1 = System.nanoTime();
+        JsonNode p = finished(zd, task(zd, "/api/v1/app/" + app + "/msg/expunge-all-contents", null));
+        long purgeMs = (System.nanoTime() - t1) / 1_000_000;
+        assertThat(p.get("data").get("messagesPurged").asLong()).isEqualTo(n);
+        assertThat(p.get("data").get("deliveriesDiscarded").asLong()).isEqualTo(n);
+        System.out.printf("replay-missing: %d deliveries in %d ms (%.0f/s); expunge-all-contents: %d messages in %d ms (%.0f/s)%n",
+                n, replayMs, n * 1000.0 / Math.max(1, replayMs), n, purgeMs, n * 1000.0 / Math.max(1, purgeMs));
+        auditBalances(zd, app);
     }
 
     @Test
