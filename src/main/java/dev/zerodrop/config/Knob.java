@@ -40,7 +40,7 @@ public enum Knob {
     SHUTDOWN_GRACE("10s", "On SIGTERM, how long in-flight deliveries may take before their leases are released."),
     AUDIT_RECOUNT_INTERVAL("1h", "How often the audit recounts the delivery rows against its counters (a full scan of the delivery table)."),
     STUCK_LEASE_GRACE("5m", "How long past its expiry a lease may go unrescued before the audit reports it as stuck."),
-    REPLAY_RATE("50", "Replayed dead-letter deliveries that fall due per second per endpoint."),
+    REPLAY_RATE("50", "Replayed deliveries (dead-letter replays, recover, replay-missing, bulk replay) that fall due per second per endpoint."),
     DLQ_RETENTION("30d", "How long after its message was created a dead delivery stays in the dead-letter queue before it is discarded (reason 'retention'). Must exceed the retry schedule's total plus its 20% jitter.");
 
     private final String defaultValue;
