@@ -1,21 +1,14 @@
 package dev.zerodrop;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.fail;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.zerodrop.core.Json;
+import dev.zerodrop.testing.NodeScript;
 import dev.zerodrop.testing.TestDatabase;
 import dev.zerodrop.testing.TestServer;
-import java.io.File;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
-import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -30,11 +23,8 @@ import org.junit.jupiter.api.TestInstance;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class SvixSdkCompatTest {
-    private static final Duration NPM_TIMEOUT = Duration.ofSeconds(300);
     private static final Duration SCRIPT_TIMEOUT = Duration.ofSeconds(120);
 
-    private final Path nodeDir = Path.of(System.getProperty("basedir", System.getProperty("user.dir")), "src", "test", "node")
-            .toAbsolutePath();
     private TestDatabase db;
     private TestServer server;
 
@@ -52,66 +42,17 @@ class SvixSdkCompatTest {
 
     @Test
     void officialSvixSdkWorksAndDeliveriesVerify() throws Exception {
-        Path node = executable("node");
-        Path npm = executable("npm");
-        assertThat(nodeDir.resolve("sdk-compat.mjs")).exists();
-        if (!Files.isDirectory(nodeDir.resolve("node_modules"))) {
-            Run install = run(List.of(npm.toString(), "ci", "--no-audit", "--no-fund"), Map.of(), NPM_TIMEOUT);
-            assertThat(install.exitCode()).as("npm ci in %s failed:\n%s", nodeDir, install).isZero();
-        }
-
-        Run run = run(List.of(node.toString(), "sdk-compat.mjs"),
-                Map.of("ZD_URL", server.base(), "ZD_TOKEN", TestServer.TOKEN), SCRIPT_TIMEOUT);
+        NodeScript.Run run = NodeScript.run("sdk-compat.mjs", Map.of("ZD_URL", server.base(), "ZD_TOKEN", TestServer.TOKEN), SCRIPT_TIMEOUT);
         System.out.println(run);
 
         assertThat(run.exitCode()).as("sdk-compat.mjs failed:\n%s", run).isZero();
-        String last = run.stdout().strip().lines().reduce((a, b) -> b).orElse("");
-        JsonNode result = Json.MAPPER.readTree(last);
+        JsonNode result = run.verdict();
+        String last = result.toString();
         assertThat(result.path("ok").asBoolean()).as("verdict: %s", last).isTrue();
         int sent = result.path("sent").asInt(-1);
         assertThat(sent).as("messages sent").isGreaterThanOrEqualTo(20);
         assertThat(result.path("verified").asInt(-1)).as("verified deliveries: %s", last).isGreaterThanOrEqualTo(sent);
         assertThat(result.path("verifyFailures").asInt(-1)).as("failed verifications: %s", last).isZero();
         assertThat(result.path("checks").size()).as("checks passed").isGreaterThan(50);
-    }
-
-    private record Run(int exitCode, String stdout, String stderr) {
-        @Override
-        public String toString() {
-            return "exit " + exitCode + "\n--- stdout ---\n" + stdout + "\n--- stderr ---\n" + stderr;
-        }
-    }
-
-    private Run run(List<String> command, Map<String, String> env, Duration timeout) throws IOException, InterruptedException {
-        Path out = Files.createTempFile("zd-sdk-", ".out");
-        Path err = Files.createTempFile("zd-sdk-", ".err");
-        try {
-            ProcessBuilder pb = new ProcessBuilder(command).directory(nodeDir.toFile())
-                    .redirectOutput(out.toFile()).redirectError(err.toFile()).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
-            pb.environment().putAll(env);
-            Process p = pb.start();
-            if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
-                p.descendants().forEach(ProcessHandle::destroyForcibly);
-                p.destroyForcibly();
-                p.waitFor(10, TimeUnit.SECONDS);
-                fail("%s did not finish within %s and was killed.\n--- stdout ---\n%s\n--- stderr ---\n%s", command, timeout,
-                        Files.readString(out, StandardCharsets.UTF_8), Files.readString(err, StandardCharsets.UTF_8));
-            }
-            return new Run(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8), Files.readString(err, StandardCharsets.UTF_8));
-        } finally {
-            Files.deleteIfExists(out);
-            Files.deleteIfExists(err);
-        }
-    }
-
-    /** The named program on the PATH, or a clear failure. */
-    private static Path executable(String name) {
-        String path = System.getenv().getOrDefault("PATH", "");
-        for (String dir : path.split(File.pathSeparator)) {
-            if (dir.isEmpty()) continue;
-            Path candidate = Path.of(dir, name);
-            if (Files.isRegularFile(candidate) && Files.isExecutable(candidate)) return candidate;
-        }
-        return fail("'%s' is not on the PATH (%s); this test needs Node.js 18+ and npm to run the Svix JavaScript SDK", name, path);
     }
 }
