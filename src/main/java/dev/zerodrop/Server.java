@@ -4,10 +4,17 @@ import dev.zerodrop.alert.AlertEngine;
 import dev.zerodrop.alert.Notifier;
 import dev.zerodrop.api.AlertRoutes;
 import dev.zerodrop.api.AuditRoutes;
+import dev.zerodrop.api.BackgroundTaskRoutes;
+import dev.zerodrop.api.ExpungeRoutes;
+import dev.zerodrop.api.OperationalWebhookRoutes;
 import dev.zerodrop.api.SloRoutes;
 import dev.zerodrop.slo.Slo;
 import dev.zerodrop.audit.Audit;
 import dev.zerodrop.store.AuditStore;
+import dev.zerodrop.store.ContentStore;
+import dev.zerodrop.store.ReplayStore;
+import dev.zerodrop.store.TaskStore;
+import dev.zerodrop.task.Tasks;
 import java.time.Duration;
 import dev.zerodrop.api.ApiServer;
 import dev.zerodrop.api.ObservabilityRoutes;
@@ -80,10 +87,12 @@ public final class Server implements AutoCloseable {
     private final String jdbcUrl;
     private final DeadLetterQueue dlq;
     private final Metrics metrics;
+    private final Tasks tasks;
 
     private Server(EmbeddedDatabase embedded, Database db, WebhookClient client, Dispatcher dispatcher, ApiServer api,
                    GroupCommit ingest, AlertEngine alerts, ScheduledExecutorService maintenance, String jdbcUrl, DeadLetterQueue dlq,
-                   Metrics metrics) {
+                   Metrics metrics, Tasks tasks) {
+        this.tasks = tasks;
         this.metrics = metrics;
         this.dlq = dlq;
         this.ingest = ingest;
@@ -151,6 +160,9 @@ public final class Server implements AutoCloseable {
         AlertStore alertStore = new AlertStore(jdbc);
         Notifier notifier = Notifier.create(services.apps(), services.endpoints(), messages, services.wake(), cfg.alertWebhookUrl(),
                 cfg.operationalWebhookUrl(), cfg.operationalWebhookSecret(), o.console(), o.clock().instant());
+        ContentStore contents = new ContentStore(jdbc);
+        Tasks tasks = new Tasks(new TaskStore(jdbc), new ReplayStore(jdbc), contents, cfg.replayRate(), wake, o.clock(),
+                notifier::backgroundTaskFinished).start();
         AlertEngine alerts = new AlertEngine(jdbc, alertStore, services.endpoints(), notifier, dlq.store()::valueAtRisk, o.clock(),
                 cfg.autoDisableAfter()).start(cfg.alertInterval());
         ApiServer api = new ApiServer(cfg.host(), cfg.port(), tokens, idempotency, o.clock(), db::isReachable,
@@ -161,6 +173,9 @@ public final class Server implements AutoCloseable {
                     new AlertRoutes(alertStore, services.apps(), o.clock()).register(a);
                     new AuditRoutes(audit, services.apps(), o.clock()).register(a);
                     new SloRoutes(new Slo(jdbc), services.apps(), services.endpoints(), o.clock()).register(a);
+                    new BackgroundTaskRoutes(services, tasks).register(a);
+                    new ExpungeRoutes(services, contents, tasks).register(a);
+                    new OperationalWebhookRoutes(services, notifier).register(a);
                 }).start();
         metrics.idempotencyWaiting(api::idempotencyWaiting);
 
@@ -172,7 +187,7 @@ public final class Server implements AutoCloseable {
         every(maintenance, "audit recount", Duration.ofMinutes(1), cfg.auditRecountInterval(), () -> audit.store().reconcile(o.clock().instant()));
         metrics.watchQueue(new QueueStore(jdbc), o.clock());
         log.info("ZeroDrop listening on http://{}:{} ({} database)", cfg.host(), api.port(), embedded != null ? "embedded" : "external");
-        return new Server(embedded, db, client, dispatcher, api, ingest, alerts, maintenance, url, dlq, metrics);
+        return new Server(embedded, db, client, dispatcher, api, ingest, alerts, maintenance, url, dlq, metrics, tasks);
     }
 
     /** Runs a background job on the maintenance thread; a failure is logged and the job runs again next time. */
@@ -248,6 +263,7 @@ public final class Server implements AutoCloseable {
             log.warn("stopping the API: {}", e.getMessage());
         }
         ingest.close();
+        tasks.close();
         if (dispatcher != null) dispatcher.close();
         client.close();
         metrics.close();

@@ -1,22 +1,15 @@
 package dev.zerodrop;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.fail;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.zerodrop.core.Json;
 import dev.zerodrop.testing.NodePackages;
+import dev.zerodrop.testing.NodeScript;
 import dev.zerodrop.testing.TestDatabase;
 import dev.zerodrop.testing.TestServer;
-import java.io.File;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -64,48 +57,18 @@ class SvixSdkCompatTest {
     }
 
     private void runScenario(int major, Path node) throws Exception {
-        assertThat(NodePackages.DIR.resolve("sdk-compat.mjs")).exists();
-        Run run = run(List.of(node.toString(), "sdk-compat.mjs"),
-                Map.of("ZD_URL", server.base(), "ZD_TOKEN", TestServer.TOKEN, "ZD_SDK", Integer.toString(major)));
+        NodeScript.Run run = NodeScript.run(node, "sdk-compat.mjs",
+                Map.of("ZD_URL", server.base(), "ZD_TOKEN", TestServer.TOKEN, "ZD_SDK", Integer.toString(major)), SCRIPT_TIMEOUT);
         System.out.println("svix@" + major + ": " + run);
 
         assertThat(run.exitCode()).as("sdk-compat.mjs with svix@%d failed:\n%s", major, run).isZero();
-        String last = run.stdout().strip().lines().reduce((a, b) -> b).orElse("");
-        JsonNode result = Json.MAPPER.readTree(last);
+        JsonNode result = run.verdict();
+        String last = result.toString();
         assertThat(result.path("ok").asBoolean()).as("verdict: %s", last).isTrue();
         int sent = result.path("sent").asInt(-1);
         assertThat(sent).as("messages sent").isGreaterThanOrEqualTo(20);
         assertThat(result.path("verified").asInt(-1)).as("verified deliveries: %s", last).isGreaterThanOrEqualTo(sent);
         assertThat(result.path("verifyFailures").asInt(-1)).as("failed verifications: %s", last).isZero();
         assertThat(result.path("checks").size()).as("checks passed").isGreaterThan(100);
-    }
-
-    private record Run(int exitCode, String stdout, String stderr) {
-        @Override
-        public String toString() {
-            return "exit " + exitCode + "\n--- stdout ---\n" + stdout + "\n--- stderr ---\n" + stderr;
-        }
-    }
-
-    private Run run(List<String> command, Map<String, String> env) throws IOException, InterruptedException {
-        Path out = Files.createTempFile("zd-sdk-", ".out");
-        Path err = Files.createTempFile("zd-sdk-", ".err");
-        try {
-            ProcessBuilder pb = new ProcessBuilder(command).directory(NodePackages.DIR.toFile())
-                    .redirectOutput(out.toFile()).redirectError(err.toFile()).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
-            pb.environment().putAll(env);
-            Process p = pb.start();
-            if (!p.waitFor(SCRIPT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
-                p.descendants().forEach(ProcessHandle::destroyForcibly);
-                p.destroyForcibly();
-                p.waitFor(10, TimeUnit.SECONDS);
-                fail("%s did not finish within %s and was killed.\n--- stdout ---\n%s\n--- stderr ---\n%s", command, SCRIPT_TIMEOUT,
-                        Files.readString(out, StandardCharsets.UTF_8), Files.readString(err, StandardCharsets.UTF_8));
-            }
-            return new Run(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8), Files.readString(err, StandardCharsets.UTF_8));
-        } finally {
-            Files.deleteIfExists(out);
-            Files.deleteIfExists(err);
-        }
     }
 }

@@ -6,6 +6,7 @@ import dev.zerodrop.delivery.Signer;
 import dev.zerodrop.store.AppStore;
 import dev.zerodrop.store.EndpointStore;
 import dev.zerodrop.store.MessageStore;
+import dev.zerodrop.store.TaskStore;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
@@ -17,41 +18,52 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Sends ZeroDrop's own notifications (alerts to a Slack-compatible webhook, operational webhooks)
- * through ZeroDrop itself: each is a message of an internal application whose one endpoint is the
- * configured URL. They are therefore durable, signed, retried and logged like every other webhook,
- * and a deterministic eventId makes every notification idempotent.
+ * through ZeroDrop itself: each is a message of an internal application, delivered to that
+ * application's endpoints. They are therefore durable, signed, retried and logged like every other
+ * webhook, and a deterministic eventId makes every notification idempotent. The alert webhook is
+ * the one endpoint of {@value #ALERTS_APP}, set by its URL; the operational webhook endpoints are
+ * those of {@value #OPERATIONAL_APP}, managed through the API, each with its own secret and event
+ * type filter, plus one kept from the environment's URL and secret.
  */
 public final class Notifier {
     private static final Logger log = LoggerFactory.getLogger(Notifier.class);
     static final String ALERTS_APP = "zerodrop-alerts";
     static final String OPERATIONAL_APP = "zerodrop-operational";
+    private static final String OPERATIONAL_NAME = "ZeroDrop operational webhooks";
+    /** The uid of the operational endpoint that ZERODROP_OPERATIONAL_WEBHOOK_URL sets. */
+    static final String BOOTSTRAP_UID = "webhook";
 
     /** An internal application and its endpoint, or absent when its URL is not configured. */
     record Channel(String appId, String endpointId) {}
 
+    private final AppStore apps;
+    private final EndpointStore endpoints;
     private final MessageStore messages;
     private final Runnable wake;
     private final Optional<Channel> alerts;
-    private final Optional<Channel> operational;
+    private final java.util.concurrent.atomic.AtomicReference<String> operationalApp = new java.util.concurrent.atomic.AtomicReference<>();
 
-    Notifier(MessageStore messages, Runnable wake, Optional<Channel> alerts, Optional<Channel> operational) {
+    Notifier(AppStore apps, EndpointStore endpoints, MessageStore messages, Runnable wake, Optional<Channel> alerts) {
+        this.apps = apps;
+        this.endpoints = endpoints;
         this.messages = messages;
         this.wake = wake;
         this.alerts = alerts;
-        this.operational = operational;
     }
 
     /**
-     * Creates (or updates) the internal applications for the configured URLs. When no operational
-     * secret is configured, one is generated on first use and printed once.
+     * Creates (or updates) the internal applications for the configured URLs. The operational URL
+     * and secret set one operational endpoint at every start (uid {@value #BOOTSTRAP_UID}): its URL,
+     * and its secret when one is configured; its other fields are the API's. When no secret is
+     * configured, one is generated on first use and printed once. Without the URL, that endpoint is
+     * deleted; the operational endpoints made through the API stay.
      */
     public static Notifier create(AppStore apps, EndpointStore endpoints, MessageStore messages, Runnable wake,
                                   Optional<String> alertUrl, Optional<String> operationalUrl, Optional<String> operationalSecret,
                                   PrintStream console, Instant now) {
         Optional<Channel> alerts = channel(apps, endpoints, ALERTS_APP, "ZeroDrop alerts", alertUrl, Optional.empty(), null, now);
-        Optional<Channel> operational = channel(apps, endpoints, OPERATIONAL_APP, "ZeroDrop operational webhooks", operationalUrl,
-                operationalSecret, console, now);
-        return new Notifier(messages, wake, alerts, operational);
+        channel(apps, endpoints, OPERATIONAL_APP, OPERATIONAL_NAME, operationalUrl, operationalSecret, console, now);
+        return new Notifier(apps, endpoints, messages, wake, alerts);
     }
 
     private static Optional<Channel> channel(AppStore apps, EndpointStore endpoints, String uid, String name, Optional<String> url,
@@ -59,14 +71,14 @@ public final class Notifier {
         Optional<AppStore.App> app = apps.find(uid);
         if (url.isEmpty()) {
             // Not configured (any more): its endpoint goes, so nothing is sent.
-            app.flatMap(a -> endpoints.find(a.id(), "webhook")).ifPresent(e -> endpoints.delete(e.id(), now));
+            app.flatMap(a -> endpoints.find(a.id(), BOOTSTRAP_UID)).ifPresent(e -> endpoints.delete(e.id(), now));
             return Optional.empty();
         }
-        AppStore.App a = app.orElseGet(() -> apps.create(new AppStore.AppData(uid, name, null, Map.of()), now));
-        var data = new EndpointStore.EndpointData("webhook", url.get(), name, null, null, false, null, Map.of());
-        Optional<EndpointStore.Endpoint> existing = endpoints.find(a.id(), "webhook");
+        AppStore.App a = app.orElseGet(() -> ensureApp(apps, uid, name, now));
+        Optional<EndpointStore.Endpoint> existing = endpoints.find(a.id(), BOOTSTRAP_UID);
         EndpointStore.Endpoint e;
         if (existing.isEmpty()) {
+            var data = new EndpointStore.EndpointData(BOOTSTRAP_UID, url.get(), name, null, null, false, null, Map.of());
             String s = secret.map(Signer::normalise).orElseGet(Signer::newSecret);
             e = endpoints.create(a.id(), data, s, now);
             if (secret.isEmpty() && console != null) {
@@ -76,7 +88,10 @@ public final class Notifier {
             }
         } else {
             e = existing.get();
-            if (!e.url().equals(url.get()) || e.disabled()) endpoints.update(e, data, now);
+            if (!e.url().equals(url.get())) {
+                endpoints.update(e, new EndpointStore.EndpointData(e.uid(), url.get(), e.description(), e.filterTypes(), e.channels(),
+                        e.disabled(), e.throttleRate(), e.metadata()), now);
+            }
             if (secret.isPresent() && !Signer.normalise(secret.get()).equals(e.secret())) {
                 endpoints.rotateSecret(e, Signer.normalise(secret.get()), java.time.Duration.ZERO, now);
             }
@@ -84,25 +99,72 @@ public final class Notifier {
         return Optional.of(new Channel(a.id(), e.id()));
     }
 
+    /** The internal application, created when missing; two nodes starting at once may both try. */
+    private static AppStore.App ensureApp(AppStore apps, String uid, String name, Instant now) {
+        try {
+            return apps.create(new AppStore.AppData(uid, name, null, Map.of()), now);
+        } catch (dev.zerodrop.store.Conflict e) {
+            return apps.find(uid).orElseThrow(() -> e);
+        }
+    }
+
+    /** The id of the application whose endpoints are the operational webhook endpoints, if it exists yet. */
+    public Optional<String> operationalApp() {
+        String id = operationalApp.get();
+        if (id != null) return Optional.of(id);
+        Optional<AppStore.App> app = apps.find(OPERATIONAL_APP);
+        app.ifPresent(a -> operationalApp.set(a.id()));
+        return app.map(AppStore.App::id);
+    }
+
+    /** As {@link #operationalApp()}, creating the application when missing (for the first endpoint made through the API). */
+    public String ensureOperationalApp(Instant now) {
+        return operationalApp().orElseGet(() -> {
+            String id = ensureApp(apps, OPERATIONAL_APP, OPERATIONAL_NAME, now).id();
+            operationalApp.set(id);
+            return id;
+        });
+    }
+
+    /** Whether any operational endpoint exists; without one, no operational message is stored. */
     boolean hasOperational() {
-        return operational.isPresent();
+        return operationalApp()
+                .map(id -> !endpoints.list(id, new dev.zerodrop.store.PageRequest(1, null, false)).data().isEmpty())
+                .orElse(false);
     }
 
-    /** Sends an alert notification to the alert webhook (Slack-compatible) and the operational webhook. */
+    /** Sends an alert notification to the alert webhook (Slack-compatible) and the operational webhook endpoints. */
     void alert(String eventType, String eventId, Map<String, Object> payload, Instant now) {
-        alerts.ifPresent(ch -> send(ch, eventType, eventId, payload, now));
-        operational.ifPresent(ch -> send(ch, "zerodrop." + eventType, eventId, payload, now));
+        alerts.ifPresent(ch -> send(ch.appId(), eventType, eventId, payload, now));
+        if (hasOperational()) send(operationalApp.get(), "zerodrop." + eventType, eventId, payload, now);
     }
 
-    /** Sends an operational webhook ({@code message.attempt.exhausted}, {@code endpoint.disabled}...). */
+    /**
+     * Sends an operational webhook ({@code message.attempt.exhausted}, {@code endpoint.disabled}...)
+     * to every operational endpoint whose event type filter takes it.
+     */
     void operational(String eventType, String eventId, Map<String, Object> data, Instant now) {
-        operational.ifPresent(ch -> send(ch, eventType, eventId,
-                Map.of("type", eventType, "timestamp", now.toString(), "data", data), now));
+        if (!hasOperational()) return;
+        send(operationalApp.get(), eventType, eventId, Map.of("type", eventType, "timestamp", now.toString(), "data", data), now);
     }
 
-    private void send(Channel ch, String eventType, String eventId, Map<String, Object> payload, Instant now) {
+    /** Svix's {@code background_task.finished}, sent when a background task finishes or fails. */
+    public void backgroundTaskFinished(TaskStore.Task t) {
+        Map<String, Object> data = new java.util.LinkedHashMap<>();
+        try {
+            data.put("data", Json.MAPPER.readTree(t.data()));
+        } catch (java.io.IOException e) {
+            data.put("data", Map.of());
+        }
+        data.put("status", t.status());
+        data.put("task", t.task());
+        data.put("taskId", t.id());
+        operational("background_task.finished", "task." + t.id(), data, t.updatedAt());
+    }
+
+    private void send(String appId, String eventType, String eventId, Map<String, Object> payload, Instant now) {
         byte[] body = Json.write(payload).getBytes(StandardCharsets.UTF_8);
-        var m = new MessageStore.NewMessage(Ids.message(now), ch.appId(), eventType, eventId, null, body, now, null);
+        var m = new MessageStore.NewMessage(Ids.message(now), appId, eventType, eventId, null, body, now, null);
         try {
             if (messages.createAll(List.of(new MessageStore.Submission(m, null))).getFirst() instanceof MessageStore.Created.Stored) {
                 wake.run();

@@ -26,13 +26,21 @@ final class OperationalEvents {
     }
 
     void scan(Instant now, int failingAfter) {
-        if (!notifier.hasOperational()) return;
+        if (!notifier.hasOperational()) {
+            // Nobody listens: the cursor moves on, so that a first endpoint does not get a backlog of old events.
+            advance(now);
+            return;
+        }
         Instant cursor = jdbc.queryOne("SELECT position FROM job_cursor WHERE name = ?", rs -> Jdbc.instant(rs, "position"), CURSOR)
                 .orElse(now.minus(OVERLAP));
         Instant from = cursor.minus(OVERLAP);
         exhausted(from, now);
         attempts(from, now, failingAfter);
         endpoints(from, now);
+        advance(now);
+    }
+
+    private void advance(Instant now) {
         jdbc.update("INSERT INTO job_cursor (name, position) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position",
                 CURSOR, now);
     }

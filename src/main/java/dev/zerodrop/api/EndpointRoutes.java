@@ -23,7 +23,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 
-/** /api/v1/app/{app_id}/endpoint: endpoints, their headers and secrets, recover and stats. */
+/** /api/v1/app/{app_id}/endpoint: endpoints, their headers and secrets, and stats. */
 final class EndpointRoutes {
     /** Header names that would break signing or transport; endpoints may not override them. */
     private static final Set<String> RESERVED_HEADERS = Set.of("webhook-id", "webhook-timestamp", "webhook-signature",
@@ -51,23 +51,11 @@ final class EndpointRoutes {
             s.endpoints().delete(endpoint(s, ctx).id(), s.clock().instant());
             return ApiServer.Reply.noContent();
         });
-        api.route(GET, base + "/{endpoint_id}/headers", ctx -> {
-            Map<String, String> headers = new TreeMap<>(endpoint(s, ctx).headers());
-            List<String> sensitive = new ArrayList<>();
-            for (var e : headers.entrySet()) {
-                if (SENSITIVE_HEADERS.contains(e.getKey().toLowerCase(Locale.ROOT))) {
-                    sensitive.add(e.getKey());
-                    e.setValue("");
-                }
-            }
-            headers.keySet().removeAll(sensitive);
-            return ApiServer.Reply.of(200, new Views.HeadersOut(headers, sensitive));
-        });
-        api.route(PUT, base + "/{endpoint_id}/headers", ctx -> headers(ctx, false));
-        api.route(PATCH, base + "/{endpoint_id}/headers", ctx -> headers(ctx, true));
+        api.route(GET, base + "/{endpoint_id}/headers", ctx -> ApiServer.Reply.of(200, headersOf(endpoint(s, ctx))));
+        api.route(PUT, base + "/{endpoint_id}/headers", ctx -> setHeaders(s, endpoint(s, ctx), ctx, false));
+        api.route(PATCH, base + "/{endpoint_id}/headers", ctx -> setHeaders(s, endpoint(s, ctx), ctx, true));
         api.route(GET, base + "/{endpoint_id}/secret", ctx -> ApiServer.Reply.of(200, new Views.SecretOut(endpoint(s, ctx).secret())));
-        api.route(POST, base + "/{endpoint_id}/secret/rotate", this::rotate);
-        api.route(POST, base + "/{endpoint_id}/recover", this::recover);
+        api.route(POST, base + "/{endpoint_id}/secret/rotate", ctx -> rotate(s, endpoint(s, ctx), ctx));
         api.route(GET, base + "/{endpoint_id}/stats", ctx -> {
             Endpoint e = endpoint(s, ctx);
             Instant since = Params.instant(ctx, "since");
@@ -105,7 +93,7 @@ final class EndpointRoutes {
         App app = ApplicationRoutes.app(s, ctx);
         JsonNode json = ApiServer.body(ctx);
         Fields f = new Fields(json);
-        EndpointData d = read(f, null);
+        EndpointData d = read(s, f, null);
         String secret = f.optionalString("secret", 1, 200, null);
         Map<String, String> headers = f.optionalStringMap("headers");
         if (secret != null) secret = checkSecret(f, "secret", secret);
@@ -121,7 +109,7 @@ final class EndpointRoutes {
         String ref = ctx.pathParam("endpoint_id");
         if (s.endpoints().find(app.id(), ref).isPresent()) return update(ctx, false);
         Fields f = new Fields(ApiServer.body(ctx));
-        EndpointData d = read(f, null);
+        EndpointData d = read(s, f, null);
         f.validate();
         if (d.uid() == null) d = new EndpointData(ref, d.url(), d.description(), d.filterTypes(), d.channels(), d.disabled(),
                 d.throttleRate(), d.metadata());
@@ -131,7 +119,7 @@ final class EndpointRoutes {
     private ApiServer.Reply update(Context ctx, boolean patch) {
         Endpoint existing = endpoint(s, ctx);
         Fields f = new Fields(ApiServer.body(ctx));
-        EndpointData d = read(f, patch ? existing : null);
+        EndpointData d = read(s, f, patch ? existing : null);
         f.validate();
         int changed = s.endpoints().update(existing, d, s.clock().instant());
         if (changed > 0) s.wake().run();
@@ -139,7 +127,7 @@ final class EndpointRoutes {
     }
 
     /** Reads an EndpointIn/EndpointUpdate; with {@code base}, absent fields keep their value (PATCH). */
-    private EndpointData read(Fields f, Endpoint base) {
+    static EndpointData read(Services s, Fields f, Endpoint base) {
         String url = base == null ? f.requiredString("url", 1, 65536, null) : f.optionalString("url", 1, 65536, null);
         if (url != null) {
             String problem = UrlRules.problem(url, s.guard());
@@ -168,7 +156,7 @@ final class EndpointRoutes {
                 disabled != null && disabled, throttle, metadata == null ? new LinkedHashMap<>() : metadata);
     }
 
-    private static String checkSecret(Fields f, String field, String secret) {
+    static String checkSecret(Fields f, String field, String secret) {
         try {
             return Signer.normalise(secret);
         } catch (IllegalArgumentException e) {
@@ -177,7 +165,7 @@ final class EndpointRoutes {
         }
     }
 
-    private static void checkHeaders(Fields f, String field, Map<String, String> headers) {
+    static void checkHeaders(Fields f, String field, Map<String, String> headers) {
         for (var e : headers.entrySet()) {
             if (e.getValue() == null) continue;
             String name = e.getKey();
@@ -188,8 +176,21 @@ final class EndpointRoutes {
         }
     }
 
-    private ApiServer.Reply headers(Context ctx, boolean patch) {
-        Endpoint e = endpoint(s, ctx);
+    /** The endpoint's headers, with the values of sensitive ones withheld. */
+    static Views.HeadersOut headersOf(Endpoint endpoint) {
+        Map<String, String> headers = new TreeMap<>(endpoint.headers());
+        List<String> sensitive = new ArrayList<>();
+        for (var e : headers.entrySet()) {
+            if (SENSITIVE_HEADERS.contains(e.getKey().toLowerCase(Locale.ROOT))) {
+                sensitive.add(e.getKey());
+                e.setValue("");
+            }
+        }
+        headers.keySet().removeAll(sensitive);
+        return new Views.HeadersOut(headers, sensitive);
+    }
+
+    static ApiServer.Reply setHeaders(Services s, Endpoint e, Context ctx, boolean patch) {
         Fields f = new Fields(ApiServer.body(ctx));
         JsonNode node = f.raw("headers");
         Map<String, String> incoming = new LinkedHashMap<>();
@@ -240,8 +241,7 @@ final class EndpointRoutes {
         return out;
     }
 
-    private ApiServer.Reply rotate(Context ctx) {
-        Endpoint e = endpoint(s, ctx);
+    static ApiServer.Reply rotate(Services s, Endpoint e, Context ctx) {
         byte[] raw = ctx.bodyAsBytes();
         String key = null;
         long grace = 86_400;
@@ -255,20 +255,6 @@ final class EndpointRoutes {
         }
         s.endpoints().rotateSecret(e, key == null ? Signer.newSecret() : key, Duration.ofSeconds(grace), s.clock().instant());
         return ApiServer.Reply.noContent();
-    }
-
-    private ApiServer.Reply recover(Context ctx) {
-        Endpoint e = endpoint(s, ctx);
-        Fields f = new Fields(ApiServer.body(ctx));
-        String since = f.requiredString("since", 1, 64, null);
-        String until = f.optionalString("until", 1, 64, null);
-        f.validate();
-        Instant sinceAt = Params.parseInstant(since, "body", "since");
-        Instant untilAt = until == null ? null : Params.parseInstant(until, "body", "until");
-        Instant now = s.clock().instant();
-        int n = s.deliveries().recover(e.id(), sinceAt, untilAt, now);
-        if (n > 0) s.wake().run();
-        return ApiServer.Reply.of(202, new Views.RecoverOut(dev.zerodrop.core.Ids.task(), "running", "endpoint.recover", now, n));
     }
 
     /**

@@ -36,11 +36,6 @@ final class MessageRoutes {
         });
         api.route(GET, msgs + "/{msg_id}", ctx -> ApiServer.Reply.of(200,
                 Views.MessageOut.of(message(ctx), Params.bool(ctx, "with_content", true))));
-        api.route(DELETE, msgs + "/{msg_id}/content", ctx -> {
-            var m = message(ctx);
-            s.messages().expunge(m.appId(), m.id());
-            return ApiServer.Reply.noContent();
-        });
         api.route(GET, msgs + "/{msg_id}/endpoint", ctx -> {
             var m = message(ctx);
             return ApiServer.Reply.of(200, Views.ListResponse.of(s.messages().destinations(m.id(), Params.page(ctx, false)),
@@ -49,8 +44,11 @@ final class MessageRoutes {
         api.route(POST, msgs + "/{msg_id}/endpoint/{endpoint_id}/resend", ctx -> {
             var m = message(ctx);
             Endpoint e = EndpointRoutes.endpoint(s, ctx);
-            if (!s.deliveries().resend(m.appId(), m.id(), e.id(), s.clock().instant())) {
-                throw ApiException.conflict("endpoint '" + e.id() + "' is disabled; enable it to resend");
+            switch (s.deliveries().resend(m.appId(), m.id(), e.id(), s.clock().instant())) {
+                case SCHEDULED -> {}
+                case ENDPOINT_DISABLED -> throw ApiException.conflict("endpoint '" + e.id() + "' is disabled; enable it to resend");
+                case CONTENT_EXPUNGED -> throw new ApiException(409, "content_expunged",
+                        "the content of message '" + m.id() + "' was expunged; it cannot be resent");
             }
             s.wake().run();
             // Svix answers 202 with an EmptyResponse, {}; its SDKs parse the body as JSON.

@@ -131,7 +131,5 @@ final class Views {
         }
     }
 
-    record RecoverOut(String id, String status, String task, Instant updatedAt, long recovered) {}
-
     record StatsOut(long success, long pending, long sending, long fail, long canceled) {}
 }

@@ -33,14 +33,14 @@ public enum Knob {
     DIRECT_DISPATCH("true", "Lease the deliveries of each accepted message to this node's dispatcher in the commit that stores it, so they go out without waiting for a claim (false: every delivery waits in the queue for a claim)."),
     LOG_FORMAT("text", "Log line format on standard error: text, or json (one JSON object per line, with the ids of the delivery it is about)."),
     ALERT_WEBHOOK_URL("", "Where alerts are posted as Slack-compatible JSON ({\"text\": ...} plus the structured alert). Unset: alerts go to the log only."),
-    OPERATIONAL_WEBHOOK_URL("", "Where operational webhooks (message.attempt.exhausted, endpoint.disabled, ...) are sent, signed. Unset: none are sent."),
-    OPERATIONAL_WEBHOOK_SECRET("", "The whsec_ secret that signs operational webhooks. Unset: one is generated on first use and printed once."),
+    OPERATIONAL_WEBHOOK_URL("", "The URL of one operational-webhook endpoint (uid 'webhook'), beside those made through the API: it gets message.attempt.exhausted, endpoint.disabled, ..., signed. Unset: that endpoint is deleted."),
+    OPERATIONAL_WEBHOOK_SECRET("", "The whsec_ secret of that endpoint. Unset: one is generated on first use and printed once."),
     ALERT_INTERVAL("10s", "How often alert rules are evaluated (by one node at a time)."),
     AUTO_DISABLE_AFTER("5d", "An endpoint that has failed without a single success for this long is disabled; its deliveries are held."),
     SHUTDOWN_GRACE("10s", "On SIGTERM, how long in-flight deliveries may take before their leases are released."),
     AUDIT_RECOUNT_INTERVAL("1h", "How often the audit recounts the delivery rows against its counters (a full scan of the delivery table)."),
     STUCK_LEASE_GRACE("5m", "How long past its expiry a lease may go unrescued before the audit reports it as stuck."),
-    REPLAY_RATE("50", "Replayed dead-letter deliveries that fall due per second per endpoint."),
+    REPLAY_RATE("50", "Replayed deliveries (dead-letter replays, recover, replay-missing, bulk replay) that fall due per second per endpoint."),
     DLQ_RETENTION("30d", "How long after its message was created a dead delivery stays in the dead-letter queue before it is discarded (reason 'retention'). Must exceed the retry schedule's total plus its 20% jitter.");
 
     private final String defaultValue;

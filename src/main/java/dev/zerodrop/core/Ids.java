@@ -20,11 +20,28 @@ public final class Ids {
     public static String message(Instant at) { return "msg_" + ksuid(at); }
     public static String attempt(Instant at) { return "atmpt_" + ksuid(at); }
     public static String token() { return "tok_" + ksuid(Instant.now()); }
-    public static String task() { return "qtask_" + ksuid(Instant.now()); }
+    public static String task(Instant at) { return "qtask_" + ksuid(at); }
     /** Ties an error stored in the API (an attempt's response) to its one log line. */
     public static String incident(Instant at) { return "inc_" + ksuid(at); }
 
+    /**
+     * The lowest message id of the millisecond of {@code at} (its random part all zeros): the id of
+     * every message created in that millisecond or later sorts after it, byte by byte.
+     */
+    public static String messageFloor(Instant at) {
+        // Clamped to the times a KSUID can hold (2014-05-13 to 2150): no message id lies outside them.
+        Instant first = Instant.ofEpochSecond(KSUID_EPOCH);
+        Instant last = Instant.ofEpochSecond(KSUID_EPOCH + 0xFFFF_FFFFL, 999_000_000);
+        return "msg_" + ksuid(at.isBefore(first) ? first : at.isAfter(last) ? last : at, new byte[14]);
+    }
+
     public static String ksuid(Instant at) {
+        byte[] rnd = new byte[14];
+        RANDOM.nextBytes(rnd);
+        return ksuid(at, rnd);
+    }
+
+    private static String ksuid(Instant at, byte[] rnd) {
         byte[] raw = new byte[20];
         long ts = at.getEpochSecond() - KSUID_EPOCH;
         raw[0] = (byte) (ts >>> 24);
@@ -35,8 +52,6 @@ public final class Ids {
         int millis = at.getNano() / 1_000_000;
         raw[4] = (byte) (millis >>> 8);
         raw[5] = (byte) millis;
-        byte[] rnd = new byte[14];
-        RANDOM.nextBytes(rnd);
         System.arraycopy(rnd, 0, raw, 6, 14);
         BigInteger n = new BigInteger(1, raw);
         char[] out = new char[27];

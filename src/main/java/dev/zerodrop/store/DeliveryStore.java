@@ -370,34 +370,33 @@ public final class DeliveryStore {
         });
     }
 
+    /** The outcome of a resend. */
+    public enum Resend { SCHEDULED, ENDPOINT_DISABLED, CONTENT_EXPUNGED }
+
     /**
      * Schedules one manual attempt of a message to an endpoint, creating the delivery if the endpoint
-     * never had one. The retry budget restarts. Returns false when the delivery is held (endpoint
-     * disabled); a delivery already in flight is left alone.
+     * never had one. The retry budget restarts. A delivery already in flight is left alone. Refused
+     * when the endpoint is disabled, or when the message's content was expunged: the message row is
+     * share-locked, so an expunge running at the same time waits and then discards what this scheduled.
      */
-    public boolean resend(String appId, String msgId, String endpointId, Instant now) {
-        int n = jdbc.update("""
-                INSERT INTO delivery (msg_id, endpoint_id, app_id, state, manual, next_attempt_at, created_at, updated_at)
-                SELECT ?, e.id, ?, 'pending', true, ?, ?, ? FROM endpoint e WHERE e.id = ? AND NOT e.disabled
-                ON CONFLICT (msg_id, endpoint_id) DO UPDATE
-                   SET state = 'pending', manual = true, budget_base = delivery.attempts, next_attempt_at = EXCLUDED.next_attempt_at,
-                       reason = NULL, updated_at = EXCLUDED.updated_at
-                 WHERE delivery.state IN ('delivered', 'dead', 'pending', 'discarded')""",
-                msgId, appId, now, now, now, endpointId);
-        if (n > 0) return true;
-        // Nothing changed: either the delivery is in flight already (fine), or the endpoint is disabled.
-        return jdbc.queryOne("SELECT disabled FROM endpoint WHERE id = ?", rs -> !rs.getBoolean(1), endpointId).orElse(false);
-    }
-
-    /** Puts the endpoint's dead deliveries of messages created in [since, until) back to pending. */
-    public int recover(String endpointId, Instant since, Instant until, Instant now) {
-        return jdbc.update("""
-                UPDATE delivery d SET state = CASE WHEN e.disabled THEN 'held' ELSE 'pending' END, manual = true,
-                       budget_base = d.attempts, next_attempt_at = CASE WHEN e.disabled THEN NULL ELSE ?::timestamptz END, updated_at = ?
-                  FROM message m, endpoint e
-                 WHERE m.id = d.msg_id AND e.id = d.endpoint_id AND d.endpoint_id = ? AND d.state = 'dead'
-                   AND m.created_at >= ? AND (?::timestamptz IS NULL OR m.created_at < ?)""",
-                now, now, endpointId, since, until, until);
+    public Resend resend(String appId, String msgId, String endpointId, Instant now) {
+        return jdbc.tx(c -> {
+            boolean expunged = Jdbc.queryOne(c, "SELECT payload IS NULL FROM message WHERE id = ? AND app_id = ? FOR SHARE",
+                    rs -> rs.getBoolean(1), msgId, appId).orElse(true);
+            if (expunged) return Resend.CONTENT_EXPUNGED;
+            int n = Jdbc.update(c, """
+                    INSERT INTO delivery (msg_id, endpoint_id, app_id, state, manual, next_attempt_at, created_at, updated_at)
+                    SELECT ?, e.id, ?, 'pending', true, ?, ?, ? FROM endpoint e WHERE e.id = ? AND NOT e.disabled
+                    ON CONFLICT (msg_id, endpoint_id) DO UPDATE
+                       SET state = 'pending', manual = true, budget_base = delivery.attempts, lost_leases = 0, next_attempt_at = EXCLUDED.next_attempt_at,
+                           reason = NULL, updated_at = EXCLUDED.updated_at
+                     WHERE delivery.state IN ('delivered', 'dead', 'pending', 'discarded')""",
+                    msgId, appId, now, now, now, endpointId);
+            if (n > 0) return Resend.SCHEDULED;
+            // Nothing changed: either the delivery is in flight already (fine), or the endpoint is disabled.
+            boolean disabled = Jdbc.queryOne(c, "SELECT disabled FROM endpoint WHERE id = ?", rs -> rs.getBoolean(1), endpointId).orElse(true);
+            return disabled ? Resend.ENDPOINT_DISABLED : Resend.SCHEDULED;
+        });
     }
 
     static Claimed mapClaimed(ResultSet rs) throws SQLException {

@@ -142,17 +142,19 @@ public final class DlqStore {
      * action for each. Deliveries of deleted endpoints are left dead. Each endpoint's replayed
      * deliveries fall due {@code 1 / ratePerSecond} apart, starting now or after the last replayed
      * delivery of that endpoint that is still pending, whichever is later. Only dead deliveries
-     * change, so replaying the same selection again changes nothing.
+     * change, so replaying the same selection again changes nothing. Deliveries of messages whose
+     * content was expunged stay dead: there is nothing left to send.
      */
     public Changed replay(Selection s, String actor, int ratePerSecond, Instant now) {
         StringBuilder selected = new StringBuilder("""
                 SELECT d.id, d.endpoint_id, e.disabled FROM delivery d
                   JOIN message m ON m.id = d.msg_id
                   JOIN endpoint e ON e.id = d.endpoint_id
-                 WHERE d.state = 'dead' AND e.deleted_at IS NULL""");
+                 WHERE d.state = 'dead' AND e.deleted_at IS NULL AND m.payload IS NOT NULL""");
         List<Object> params = new ArrayList<>();
         where(selected, params, s);
-        selected.append(" ORDER BY d.id FOR UPDATE OF d");
+        // The messages are share-locked: an expunge running at the same time waits, then discards what this replayed.
+        selected.append(" ORDER BY d.id FOR UPDATE OF d FOR SHARE OF m");
         String sql = """
                 WITH sel AS MATERIALIZED (%s),
                 ranked AS (
@@ -164,7 +166,7 @@ public final class DlqStore {
                      GROUP BY ep.endpoint_id),
                 upd AS (
                     UPDATE delivery d
-                       SET state = CASE WHEN r.disabled THEN 'held' ELSE 'pending' END, manual = true, budget_base = d.attempts,
+                       SET state = CASE WHEN r.disabled THEN 'held' ELSE 'pending' END, manual = true, budget_base = d.attempts, lost_leases = 0,
                            next_attempt_at = CASE WHEN r.disabled THEN NULL ELSE st.at + r.k * ?::interval END,
                            reason = NULL, updated_at = ?
                       FROM ranked r JOIN start st ON st.endpoint_id = r.endpoint_id

@@ -306,11 +306,6 @@ public final class MessageStore {
         return out;
     }
 
-    /** Removes a message's payload; deliveries still pending send an empty object. */
-    public boolean expunge(String appId, String msgId) {
-        return jdbc.update("UPDATE message SET payload = NULL WHERE app_id = ? AND id = ?", appId, msgId) > 0;
-    }
-
     static Message map(ResultSet rs) throws SQLException {
         return new Message(rs.getString("id"), rs.getString("app_id"), rs.getString("event_type"), rs.getString("event_id"),
                 Jdbc.textArray(rs, "channels"), rs.getBytes("payload"), Jdbc.instant(rs, "created_at"), Jdbc.textArray(rs, "tags"));

@@ -231,7 +231,7 @@ class DeliveryTest {
             int before = r.requests().size();
             zd.call("PATCH", "/api/v1/app/" + app + "/endpoint/" + ep.id(), Map.of("disabled", true));
             zd.call("POST", "/api/v1/app/" + app + "/endpoint/" + ep.id() + "/recover", Map.of("since", "2000-01-01T00:00:00Z"));
-            assertThat(stateOf(app, msg)).isEqualTo("held");
+            await().atMost(Duration.ofSeconds(10)).until(() -> stateOf(app, msg).equals("held")); // recover is a background task
             assertThat(zd.call("POST", "/api/v1/app/" + app + "/msg/" + msg + "/endpoint/" + ep.id() + "/resend", null).status()).isEqualTo(409);
             r.script((req, previous) -> Receiver.ok());
             zd.call("PATCH", "/api/v1/app/" + app + "/endpoint/" + ep.id(), Map.of("disabled", false));
