@@ -120,6 +120,8 @@ public final class Server implements AutoCloseable {
         } else {
             embedded = EmbeddedDatabase.start(cfg.dataDir());
             url = embedded.jdbcUrl();
+            user = embedded.user();
+            password = embedded.password();
         }
         Metrics metrics = o.metrics() == null ? new Metrics() : o.metrics();
         Database db;

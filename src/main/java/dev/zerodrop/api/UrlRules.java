@@ -1,15 +1,14 @@
 package dev.zerodrop.api;
 
 import dev.zerodrop.delivery.AddressGuard;
-import java.net.InetAddress;
 import java.net.URI;
 import java.net.URISyntaxException;
-import java.net.UnknownHostException;
 import java.util.Locale;
 
 /**
- * Checks an endpoint URL when it is saved: http(s), a host, and no private-network literal. Host
- * names are not resolved here; the delivery client checks every resolved address when it connects.
+ * Checks an endpoint URL when it is saved: http(s), a host that reads one way only, a port that
+ * exists, no credentials, and no private-network literal. Host names are never resolved here (no
+ * DNS on the API thread); the delivery client checks every resolved address when it connects.
  */
 final class UrlRules {
     private UrlRules() {}
@@ -24,24 +23,30 @@ final class UrlRules {
         }
         String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
         if (!scheme.equals("http") && !scheme.equals("https")) return "must be an http or https URL";
+        if (uri.getRawUserInfo() != null) return "must not contain credentials; use endpoint headers instead";
         String host = uri.getHost();
-        if (host == null || host.isEmpty()) return "must have a host";
-        if (uri.getUserInfo() != null) return "must not contain credentials; use endpoint headers instead";
-        String h = host.toLowerCase(Locale.ROOT);
-        if (h.startsWith("[") && h.endsWith("]")) h = h.substring(1, h.length() - 1);
-        InetAddress literal = null;
-        if (h.equals("localhost") || h.endsWith(".localhost")) {
-            literal = InetAddress.getLoopbackAddress();
-        } else if (h.matches("[0-9.]+") || h.contains(":")) {
-            try {
-                literal = InetAddress.getByName(h); // a literal: no DNS lookup happens
-            } catch (UnknownHostException e) {
-                return "has an invalid IP address";
+        if (host == null || host.isEmpty()) {
+            // java.net.URI leaves the host out of an authority it cannot read as host[:port] (a numeric
+            // host in a non-canonical form, a port out of range): read it ourselves to say why.
+            String authority = uri.getRawAuthority();
+            if (authority == null || authority.isEmpty()) return "must have a host";
+            String h = authority;
+            String port = null;
+            int colon = authority.lastIndexOf(':');
+            if (colon > authority.lastIndexOf(']')) {
+                h = authority.substring(0, colon);
+                port = authority.substring(colon + 1);
             }
+            var problem = guard.problem(h);
+            if (problem.isPresent()) return problem.get();
+            if (port != null && !validPort(port)) return "has a port outside 1-65535";
+            return "must have a host";
         }
-        if (literal != null && !guard.permits(literal)) {
-            return "points to a private, loopback or reserved address, which delivery refuses (allow it with ZERODROP_ALLOW_PRIVATE_CIDRS)";
-        }
-        return null;
+        if (uri.getPort() != -1 && !validPort(Integer.toString(uri.getPort()))) return "has a port outside 1-65535";
+        return guard.problem(host).orElse(null);
+    }
+
+    private static boolean validPort(String port) {
+        return port.matches("[0-9]{1,5}") && Integer.parseInt(port) >= 1 && Integer.parseInt(port) <= 65535;
     }
 }

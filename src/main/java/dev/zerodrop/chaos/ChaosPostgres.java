@@ -23,7 +23,12 @@ public final class ChaosPostgres implements AutoCloseable {
 
     public ChaosPostgres start() throws IOException {
         Files.createDirectories(dataDir);
+        // Its own binaries, beside its data: never the library's shared, world-writable temporary folder.
+        Path bin = dataDir.resolveSibling(dataDir.getFileName() + "-bin");
+        Files.createDirectories(bin);
+        dev.zerodrop.core.PrivateFiles.restrict(bin.getParent());
         postgres = EmbeddedPostgres.builder().setDataDirectory(dataDir).setCleanDataDirectory(false).setPort(port)
+                .setOverrideWorkingDirectory(bin.toFile())
                 .setRegisterShutdownHook(false).setPGStartupWait(Duration.ofSeconds(120))
                 .setServerConfig("fsync", "on").setServerConfig("synchronous_commit", "on").setServerConfig("full_page_writes", "on")
                 .setServerConfig("max_connections", "300").setServerConfig("listen_addresses", "127.0.0.1").start();

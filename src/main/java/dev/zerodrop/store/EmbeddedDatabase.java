@@ -5,6 +5,8 @@ import static java.nio.file.StandardOpenOption.CREATE;
 import static java.nio.file.StandardOpenOption.READ;
 import static java.nio.file.StandardOpenOption.WRITE;
 
+import dev.zerodrop.core.PrivateFiles;
+import dev.zerodrop.core.PrivateFiles;
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -27,6 +29,14 @@ import org.slf4j.LoggerFactory;
  * {@code synchronous_commit=on}: the library's defaults turn both off, and an acknowledgement from a
  * database that does not flush is not an acknowledgement.
  *
+ * <p>Only ZeroDrop's user can reach it. The data directory is made {@code 0700}; PostgreSQL's
+ * binaries are unpacked inside it ({@code <data-dir>/pg-bin}), never into the shared temporary
+ * folder that the library uses by default (world-writable, and trusted by its marker file alone). It
+ * listens on 127.0.0.1 only, with no Unix socket, and every connection needs the password in
+ * {@code <data-dir>/pg-password} (generated once, mode {@code 0600}, checked with
+ * {@code scram-sha-256}). A cluster made before that, with trust authentication, gets the password
+ * and the rules at its next start.
+ *
  * <p>One server at a time owns a data directory: it holds an OS lock on {@code <data-dir>/zerodrop.lock}
  * from before it touches PostgreSQL until after PostgreSQL has stopped. The OS drops the lock when
  * the process dies, even on kill -9, so a free lock with a PostgreSQL still running means that
@@ -35,13 +45,31 @@ import org.slf4j.LoggerFactory;
 public final class EmbeddedDatabase implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(EmbeddedDatabase.class);
     static final String LOCK_FILE = "zerodrop.lock";
+    static final String PASSWORD_FILE = "pg-password";
+    static final String BINARIES_DIR = "pg-bin";
+    static final String SUPERUSER = "postgres";
+    /** Every connection, on loopback only, proves the password; nothing is trusted. */
+    static final String HBA = """
+            # Written by ZeroDrop at every start: loopback only, always with the password in ../pg-password.
+            host all all 127.0.0.1/32 scram-sha-256
+            host all all ::1/128 scram-sha-256
+            """;
+    /** Settings PostgreSQL reads from its own configuration (they need no quoting on a command line). */
+    static final String CONF = """
+            # Written by ZeroDrop at every start.
+            unix_socket_directories = ''
+            password_encryption = 'scram-sha-256'
+            """;
+    private static final String INCLUDE = "include_if_exists = 'zerodrop.conf'";
 
     private final EmbeddedPostgres postgres;
     private final DirectoryLock lock;
+    private final String password;
 
-    private EmbeddedDatabase(EmbeddedPostgres postgres, DirectoryLock lock) {
+    private EmbeddedDatabase(EmbeddedPostgres postgres, DirectoryLock lock, String password) {
         this.postgres = postgres;
         this.lock = lock;
+        this.password = password;
     }
 
     /**
@@ -55,18 +83,75 @@ public final class EmbeddedDatabase implements AutoCloseable {
         DirectoryLock lock = DirectoryLock.acquire(dir);
         try {
             log.info("starting the embedded PostgreSQL in {}", dir);
+            PrivateFiles.restrict(dir);
             Path pgDir = dir.resolve("pg");
             Files.createDirectories(pgDir);
+            Path bin = dir.resolve(BINARIES_DIR);
+            Files.createDirectories(bin);
+            PrivateFiles.restrict(bin);
+            Path passwordFile = dir.resolve(PASSWORD_FILE);
+            String password = PrivateFiles.secretFile(passwordFile);
             stopOrphan(pgDir);
-            return new EmbeddedDatabase(startPostgres(pgDir), lock);
+            boolean exists = Files.exists(pgDir.resolve("postgresql.conf"));
+            if (exists && trusts(pgDir)) {
+                log.warn("the embedded PostgreSQL in {} accepts connections without a password; setting its password", pgDir);
+                setPassword(pgDir, bin, password);
+            }
+            EmbeddedPostgres pg = builder(pgDir, bin)
+                    // A new cluster: the superuser's password from the file, checked with scram-sha-256.
+                    .setLocaleConfig("auth", "scram-sha-256")
+                    .setLocaleConfig("pwfile", passwordFile.toString())
+                    .setConnectConfig("password", password)
+                    .setDataDirectoryCustomizer(d -> secure(d.toPath()))
+                    .start();
+            PrivateFiles.restrict(bin); // the library opens its binaries folder to everyone; its parent stays closed
+            return new EmbeddedDatabase(pg, lock, password);
         } catch (IOException | RuntimeException e) {
             lock.close();
             throw e;
         }
     }
 
-    private static EmbeddedPostgres startPostgres(Path pgDir) throws IOException {
+    /** True when the cluster's pg_hba.conf trusts any connection (made before ZeroDrop set a password). */
+    static boolean trusts(Path pgDir) throws IOException {
+        Path hba = pgDir.resolve("pg_hba.conf");
+        if (!Files.exists(hba)) return false;
+        for (String line : Files.readAllLines(hba)) {
+            String l = line.strip();
+            if (!l.startsWith("#") && l.matches(".*\\btrust\\b.*")) return true;
+        }
+        return false;
+    }
+
+    /** Starts the cluster once as it is (trusting), sets the superuser's password, and stops it. */
+    private static void setPassword(Path pgDir, Path bin, String password) throws IOException {
+        try (EmbeddedPostgres pg = builder(pgDir, bin).start();
+             var c = pg.getPostgresDatabase().getConnection(); var st = c.createStatement()) {
+            st.execute("SET password_encryption = 'scram-sha-256'");
+            // The password is base64url: nothing in it can end the literal.
+            st.execute("ALTER ROLE " + SUPERUSER + " WITH PASSWORD '" + password + "'");
+        } catch (java.sql.SQLException e) {
+            throw new IOException("could not set the password of the embedded PostgreSQL: " + e.getMessage(), e);
+        }
+    }
+
+    /** Writes the connection rules and ZeroDrop's settings into the cluster, before PostgreSQL starts. */
+    static void secure(Path pgDir) {
+        try {
+            Files.writeString(pgDir.resolve("pg_hba.conf"), HBA);
+            Files.writeString(pgDir.resolve("zerodrop.conf"), CONF);
+            Path conf = pgDir.resolve("postgresql.conf");
+            if (Files.readAllLines(conf).stream().noneMatch(l -> l.strip().equals(INCLUDE))) {
+                Files.writeString(conf, "\n" + INCLUDE + "\n", java.nio.file.StandardOpenOption.APPEND);
+            }
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException("could not write the embedded PostgreSQL's settings in " + pgDir, e);
+        }
+    }
+
+    private static EmbeddedPostgres.Builder builder(Path pgDir, Path bin) {
         return EmbeddedPostgres.builder()
+                .setOverrideWorkingDirectory(bin.toFile())
                 .setDataDirectory(pgDir)
                 .setCleanDataDirectory(false)
                 .setRegisterShutdownHook(false) // ZeroDrop stops it last, after the dispatcher has recorded its outcomes
@@ -76,12 +161,21 @@ public final class EmbeddedDatabase implements AutoCloseable {
                 .setServerConfig("full_page_writes", "on")
                 .setServerConfig("max_connections", "200")
                 .setServerConfig("listen_addresses", "127.0.0.1")
-                .setServerConfig("shared_buffers", "128MB")
-                .start();
+                .setServerConfig("shared_buffers", "128MB");
     }
 
+    /** The JDBC URL, without the password (see {@link #password()}). */
     public String jdbcUrl() {
-        return postgres.getJdbcUrl("postgres", "postgres");
+        return postgres.getJdbcUrl(SUPERUSER, "postgres");
+    }
+
+    public String user() {
+        return SUPERUSER;
+    }
+
+    /** The password of the embedded PostgreSQL's superuser, from {@code <data-dir>/pg-password}. */
+    public String password() {
+        return password;
     }
 
     /**

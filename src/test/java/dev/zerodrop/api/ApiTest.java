@@ -112,11 +112,29 @@ class ApiTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"http://127.0.0.1:8080/hook", "http://localhost/hook", "http://10.0.0.5/hook", "http://192.168.1.1/",
-            "http://169.254.169.254/latest/meta-data", "http://[::1]/hook", "http://[fd00::1]/", "http://2130706433/", "http://0.0.0.0/"})
+            "http://169.254.169.254/latest/meta-data", "http://[::1]/hook", "http://[fd00::1]/", "http://0.0.0.0/", "http://localhost./", "http://[::ffff:7f00:1]/",
+            "http://100.100.100.200/latest/meta-data", "http://168.63.129.16/machine"})
     void aPrivateNetworkUrlIsRefused(String url) {
         var r = zd.call("POST", "/api/v1/app/" + app + "/endpoint", Map.of("url", url));
         assertClientError(r, 422, "url");
-        assertThat(r.text()).contains("private");
+        assertThat(r.text()).containsAnyOf("private", "IPv4-mapped");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"http://2130706433/", "http://0177.0.0.1/hook", "http://0x7f.0.0.1/", "http://127.1/", "http://8.8.8.8./",
+            "http://010.0.0.1/"})
+    void anIpv4AddressThatParsersReadDifferentlyIsRefused(String url) {
+        var r = zd.call("POST", "/api/v1/app/" + app + "/endpoint", Map.of("url", url));
+        assertClientError(r, 422, "url");
+        assertThat(r.text()).contains("parsers read differently");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"http://example.com:0/", "http://example.com:65536/", "http://example.com:99999/hook"})
+    void aPortThatDoesNotExistIsRefused(String url) {
+        var r = zd.call("POST", "/api/v1/app/" + app + "/endpoint", Map.of("url", url));
+        assertClientError(r, 422, "url");
+        assertThat(r.text()).contains("port");
     }
 
     @Test

@@ -16,7 +16,6 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -44,7 +43,7 @@ class EmbeddedDatabaseTest {
     @Test
     void runsWithFsyncAndSynchronousCommitOn() throws Exception {
         try (TestServer zd = TestServer.start(embedded(dir.resolve("data")), TestServer.quiet(Server.Options.defaults()))) {
-            try (var c = DriverManager.getConnection(zd.server().jdbcUrl()); var s = c.createStatement()) {
+            try (var c = zd.server().database().jdbc().dataSource().getConnection(); var s = c.createStatement()) {
                 for (String setting : List.of("fsync", "synchronous_commit", "full_page_writes")) {
                     try (ResultSet rs = s.executeQuery("SHOW " + setting)) {
                         rs.next();
