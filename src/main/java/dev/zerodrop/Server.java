@@ -138,7 +138,7 @@ public final class Server implements AutoCloseable {
 
         AddressGuard guard = new AddressGuard(cfg.allowPrivateCidrs());
         WebhookClient client = new WebhookClient(guard, cfg.connectTimeout(), cfg.requestTimeout(), cfg.responseCap(),
-                cfg.endpointMaxInFlight());
+                cfg.endpointMaxInFlight(), o.clock());
         DeliveryStore deliveries = new DeliveryStore(jdbc);
         Dispatcher dispatcher = null;
         if (cfg.dispatch()) {

@@ -278,7 +278,7 @@ public final class ApiServer implements AutoCloseable {
         }
         String token = header.substring(7).trim();
         String hash = TokenStore.hash(token);
-        long now = System.currentTimeMillis();
+        long now = clock.millis();
         CachedToken cached = tokenCache.get(hash);
         if (cached != null && cached.expiresAtMillis() > now) return cached.id();
         Optional<String> id = tokens.lookup(token);

@@ -15,11 +15,11 @@ public final class Ids {
 
     private Ids() {}
 
-    public static String app() { return "app_" + ksuid(Instant.now()); }
-    public static String endpoint() { return "ep_" + ksuid(Instant.now()); }
+    public static String app(Instant at) { return "app_" + ksuid(at); }
+    public static String endpoint(Instant at) { return "ep_" + ksuid(at); }
     public static String message(Instant at) { return "msg_" + ksuid(at); }
     public static String attempt(Instant at) { return "atmpt_" + ksuid(at); }
-    public static String token() { return "tok_" + ksuid(Instant.now()); }
+    public static String token(Instant at) { return "tok_" + ksuid(at); }
     public static String task(Instant at) { return "qtask_" + ksuid(at); }
     /** Ties an error stored in the API (an attempt's response) to its one log line. */
     public static String incident(Instant at) { return "inc_" + ksuid(at); }

@@ -9,6 +9,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.InstantSource;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
@@ -74,11 +75,19 @@ public final class WebhookClient implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(WebhookClient.class);
 
     private final HttpClient client;
+    private final InstantSource clock;
     private final Duration requestTimeout;
     private final int responseCap;
 
     public WebhookClient(AddressGuard guard, Duration connectTimeout, Duration requestTimeout, int responseCap,
                          int maxConnectionsPerEndpoint) {
+        this(guard, connectTimeout, requestTimeout, responseCap, maxConnectionsPerEndpoint, InstantSource.system());
+    }
+
+    /** As above, reading {@code Retry-After} dates against {@code clock}. */
+    public WebhookClient(AddressGuard guard, Duration connectTimeout, Duration requestTimeout, int responseCap,
+                         int maxConnectionsPerEndpoint, InstantSource clock) {
+        this.clock = clock;
         this.requestTimeout = requestTimeout;
         this.responseCap = responseCap;
         ClientConnector connector = new ClientConnector();
@@ -192,7 +201,7 @@ public final class WebhookClient implements AutoCloseable {
             String text = capture.text();
             // The receiver accepted the delivery when it said 2xx; how its body ended does not change that.
             if (HttpStatus.isSuccess(status)) return new SendResult.Delivered(status, text, durationMs);
-            Duration retryAfter = parseRetryAfter(capture.retryAfter, Instant.now());
+            Duration retryAfter = parseRetryAfter(capture.retryAfter, clock.instant());
             if (failure == null || ours) return new SendResult.Failed(SendResult.ErrorClass.HTTP, status, text, durationMs, retryAfter);
             Failure f = describe(failure, true);
             return new SendResult.Failed(f.errorClass(), status, text.isEmpty() ? f.text() : text, durationMs, retryAfter);
@@ -317,12 +326,17 @@ public final class WebhookClient implements AutoCloseable {
         public void resolve(String host, int port, Map<String, Object> context, Promise<List<InetSocketAddress>> promise) {
             executor.execute(() -> {
                 try {
-                    InetAddress[] all = InetAddress.getAllByName(host);
+                    // A host that parsers read differently is refused before anything resolves it.
+                    InetAddress[] all = switch (AddressGuard.read(host)) {
+                        case AddressGuard.Host.Refused r -> throw new BlockedAddressException(host);
+                        case AddressGuard.Host.Literal l -> new InetAddress[] {l.address()};
+                        case AddressGuard.Host.Name n -> InetAddress.getAllByName(n.name());
+                    };
                     List<InetSocketAddress> permitted = new ArrayList<>();
                     for (InetAddress a : all) if (guard.permits(a)) permitted.add(new InetSocketAddress(a, port));
                     if (permitted.isEmpty()) promise.failed(new BlockedAddressException(host));
                     else promise.succeeded(permitted);
-                } catch (UnknownHostException e) {
+                } catch (UnknownHostException | BlockedAddressException e) {
                     promise.failed(e);
                 } catch (RuntimeException e) {
                     promise.failed(e);

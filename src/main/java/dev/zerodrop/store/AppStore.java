@@ -50,7 +50,7 @@ public final class AppStore {
     }
 
     public App create(AppData d, Instant now) {
-        App app = new App(Ids.app(), d.uid(), d.name(), d.throttleRate(), d.metadata(), now, now);
+        App app = new App(Ids.app(now), d.uid(), d.name(), d.throttleRate(), d.metadata(), now, now);
         try {
             jdbc.update("INSERT INTO application (id, uid, name, throttle_rate, metadata, created_at, updated_at) VALUES (?,?,?,?,?,?,?)",
                     app.id(), app.uid(), app.name(), app.throttleRate(), new Jdbc.Json(Json.write(app.metadata())), now, now);

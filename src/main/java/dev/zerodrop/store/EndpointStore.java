@@ -65,7 +65,7 @@ public final class EndpointStore {
 
     /** Creates an endpoint with its custom headers in the same statement, so no delivery can miss them. */
     public Endpoint create(String appId, EndpointData d, String secret, Map<String, String> headers, Instant now) {
-        String id = Ids.endpoint();
+        String id = Ids.endpoint(now);
         try {
             jdbc.update("""
                     INSERT INTO endpoint (id, app_id, uid, url, description, filter_types, channels, disabled, throttle_rate,

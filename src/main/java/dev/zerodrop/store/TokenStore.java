@@ -42,7 +42,7 @@ public final class TokenStore {
         jdbc.tx(c -> {
             Jdbc.update(c, "DELETE FROM api_token WHERE name = ? AND token_hash <> ?", name, h);
             return Jdbc.update(c, "INSERT INTO api_token (id, token_hash, name, created_at) VALUES (?,?,?,?) ON CONFLICT (token_hash) DO NOTHING",
-                    Ids.token(), h, name, now);
+                    Ids.token(now), h, name, now);
         });
     }
 
@@ -57,7 +57,7 @@ public final class TokenStore {
             byte[] raw = new byte[32];
             new java.security.SecureRandom().nextBytes(raw);
             String token = "zd_" + java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(raw);
-            Jdbc.update(c, "INSERT INTO api_token (id, token_hash, name, created_at) VALUES (?,?,?,?)", Ids.token(), hash(token), "admin", now);
+            Jdbc.update(c, "INSERT INTO api_token (id, token_hash, name, created_at) VALUES (?,?,?,?)", Ids.token(now), hash(token), "admin", now);
             return Optional.of(token);
         });
     }
