@@ -1,5 +1,8 @@
 package dev.zerodrop.api;
 
+import dev.zerodrop.core.AttemptStatus;
+import dev.zerodrop.core.DeliveryState;
+
 import com.fasterxml.jackson.annotation.JsonRawValue;
 import dev.zerodrop.store.AppStore;
 import dev.zerodrop.store.AttemptStore;
@@ -59,45 +62,31 @@ final class Views {
         return new String(payload, StandardCharsets.UTF_8);
     }
 
-    /** Svix's MessageStatus of a delivery state. */
-    static int statusOf(String state) {
-        return switch (state) {
-            case "delivered" -> 0;
-            case "pending", "held" -> 1;
-            case "sending" -> 3;
-            default -> 2; // dead, discarded
-        };
-    }
-
-    static String textOf(int status) {
-        return switch (status) {
-            case 0 -> "success";
-            case 1 -> "pending";
-            case 3 -> "sending";
-            default -> "fail";
-        };
+    /** Svix's MessageStatus of a delivery in {@code state}. */
+    static AttemptStatus statusOf(String state) {
+        return AttemptStatus.of(DeliveryState.of(state));
     }
 
     record AttemptOut(String id, String msgId, String endpointId, String url, String response, int responseStatusCode,
                       long responseDurationMs, int status, String statusText, int triggerType, Instant timestamp,
                       int attemptNumber, String errorClass) {
-        static AttemptOut of(AttemptStore.Attempt a) {
+        static AttemptOut of(dev.zerodrop.store.Attempt a) {
             return of(a, true);
         }
 
         /** Without content the response body reads {@code {}}, as Svix answers. */
-        static AttemptOut of(AttemptStore.Attempt a, boolean withContent) {
+        static AttemptOut of(dev.zerodrop.store.Attempt a, boolean withContent) {
             return new AttemptOut(a.id(), a.msgId(), a.endpointId(), a.url(), withContent ? a.response() : "{}", a.responseStatus(),
-                    a.durationMs(), a.status(), textOf(a.status()), a.triggerType(), a.createdAt(), a.attemptNo(), a.errorClass());
+                    a.durationMs(), a.status().code(), a.status().text(), a.trigger().code(), a.createdAt(), a.attemptNo(), a.errorClass());
         }
     }
 
     record EndpointMessageOut(String id, String eventType, String eventId, List<String> channels, @JsonRawValue String payload,
                               Instant timestamp, List<String> tags, int status, String statusText, Instant nextAttempt, String state) {
         static EndpointMessageOut of(MessageStore.MessageWithStatus m, boolean withContent) {
-            int s = statusOf(m.status().state());
+            AttemptStatus s = statusOf(m.status().state());
             return new EndpointMessageOut(m.message().id(), m.message().eventType(), m.message().eventId(), m.message().channels(),
-                    payloadText(m.message().payload(), withContent), m.message().createdAt(), m.message().tags(), s, textOf(s),
+                    payloadText(m.message().payload(), withContent), m.message().createdAt(), m.message().tags(), s.code(), s.text(),
                     m.status().nextAttemptAt(), m.status().state());
         }
     }
@@ -108,9 +97,9 @@ final class Views {
                               Instant nextAttempt, String state) {
         static MessageEndpointOut of(MessageStore.EndpointWithStatus x) {
             var e = x.endpoint();
-            int s = statusOf(x.status().state());
+            AttemptStatus s = statusOf(x.status().state());
             return new MessageEndpointOut(e.id(), e.uid(), e.url(), e.description(), e.filterTypes(), e.filterTypes(), e.channels(), e.disabled(),
-                    e.throttleRate(), e.throttleRate(), 1, e.createdAt(), e.updatedAt(), s, textOf(s), x.status().nextAttemptAt(),
+                    e.throttleRate(), e.throttleRate(), 1, e.createdAt(), e.updatedAt(), s.code(), s.text(), x.status().nextAttemptAt(),
                     x.status().state());
         }
     }

@@ -3,7 +3,7 @@ package dev.zerodrop.dispatch;
 import dev.zerodrop.core.DeliveryState;
 import dev.zerodrop.core.Ids;
 import dev.zerodrop.store.DeliveryStore;
-import dev.zerodrop.store.DeliveryStore.AttemptRecord;
+import dev.zerodrop.store.Attempt;
 import dev.zerodrop.store.DeliveryStore.Claimed;
 import dev.zerodrop.store.DeliveryStore.Completion;
 import dev.zerodrop.store.StoreUnavailableException;
@@ -103,7 +103,7 @@ final class Completer {
                                 x.deliveryId(), c.attempts() + 1, x.leaseToken());
                 continue;
             }
-            AttemptRecord a = x.attempt();
+            Attempt a = x.attempt();
             if (a != null) {
                 Duration sinceAccepted = c.msgCreatedAt() == null ? Duration.ZERO : Duration.between(c.msgCreatedAt(), now);
                 listener.attempted(x.newState(), a.errorClass(), Duration.ofMillis(a.durationMs()), sinceAccepted);
@@ -127,8 +127,8 @@ final class Completer {
             return;
         } catch (RuntimeException first) {
             if (x.attempt() != null) {
-                AttemptRecord a = x.attempt();
-                var bare = new AttemptRecord(a.id(), a.deliveryId(), a.msgId(), a.endpointId(), a.appId(), a.attemptNo(), a.trigger(),
+                Attempt a = x.attempt();
+                var bare = new Attempt(a.id(), a.deliveryId(), a.msgId(), a.endpointId(), a.appId(), a.attemptNo(), a.trigger(),
                         a.status(), a.errorClass(), a.responseStatus(), "(response not storable)", a.durationMs(), a.url(), a.createdAt());
                 try {
                     record(List.of(new Outcome(o.claimed(), new Completion(x.deliveryId(), x.leaseToken(), x.newState(),

@@ -5,7 +5,7 @@ import dev.zerodrop.core.DeliveryState;
 import dev.zerodrop.core.Ids;
 import dev.zerodrop.core.TriggerType;
 import dev.zerodrop.delivery.SendResult;
-import dev.zerodrop.store.DeliveryStore.AttemptRecord;
+import dev.zerodrop.store.Attempt;
 import dev.zerodrop.store.DeliveryStore.Claimed;
 import dev.zerodrop.store.DeliveryStore.Completion;
 import dev.zerodrop.store.DeliveryStore.Expired;
@@ -81,7 +81,7 @@ public final class Outcomes {
         int attemptNo = c.attempts() + 1;
         AttemptStatus status = result instanceof SendResult.Delivered ? AttemptStatus.SUCCESS : AttemptStatus.FAIL;
         String errorClass = result instanceof SendResult.Failed f ? f.errorClass().label() : null;
-        var attempt = new AttemptRecord(Ids.attempt(started), c.id(), c.msgId(), c.endpointId(), c.appId(), attemptNo,
+        var attempt = new Attempt(Ids.attempt(started), c.id(), c.msgId(), c.endpointId(), c.appId(), attemptNo,
                 TriggerType.of(c.manual()), status, errorClass, result.status(), result.body(), result.durationMs(), c.url(), started);
         return of(c.id(), c.leaseToken(), v, attempt, false, 0, sli(c.manual(), c.dueAt(), c.msgCreatedAt(), v, attemptNo, started, now));
     }
@@ -100,14 +100,14 @@ public final class Outcomes {
     /** The completion of a lost lease: a {@code lost-lease} attempt and what {@link #afterLostLease} decided. */
     Completion lostLease(Expired x, Instant now) {
         LostLease d = afterLostLease(x, now, policy, random);
-        var attempt = new AttemptRecord(Ids.attempt(now), x.id(), x.msgId(), x.endpointId(), x.appId(), x.attempts() + 1,
+        var attempt = new Attempt(Ids.attempt(now), x.id(), x.msgId(), x.endpointId(), x.appId(), x.attempts() + 1,
                 TriggerType.of(x.manual()), AttemptStatus.FAIL, LOST_LEASE, 0, "lease expired before an outcome was recorded", 0,
                 x.url(), now);
         Sli sli = d.verdict() instanceof Verdict.Dead && !x.manual() ? new Sli(-1, true, -1) : null;
         return of(x.id(), x.leaseToken(), d.verdict(), attempt, d.free(), d.inARow(), sli);
     }
 
-    private static Completion of(long id, long token, Verdict v, AttemptRecord attempt, boolean refund, int lostLeases, Sli sli) {
+    private static Completion of(long id, long token, Verdict v, Attempt attempt, boolean refund, int lostLeases, Sli sli) {
         String reason = switch (v) {
             case Verdict.Dead d -> d.reason();
             case Verdict.Discard d -> d.reason();

@@ -1,5 +1,8 @@
 package dev.zerodrop.store;
 
+import dev.zerodrop.core.AttemptStatus;
+import dev.zerodrop.core.TriggerType;
+
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
@@ -9,10 +12,6 @@ import java.util.Optional;
 
 /** The attempt log: one row per attempt, read-only outside the dispatcher. */
 public final class AttemptStore {
-    public record Attempt(String id, long deliveryId, String msgId, String endpointId, String appId, int attemptNo,
-                          int triggerType, int status, String errorClass, int responseStatus, String response,
-                          int durationMs, String url, Instant createdAt) {}
-
     /** Filters of the attempt listings. Null means no filter. */
     public record Filter(Integer status, Integer statusCodeClass, String endpointId, String channel, String tag,
                          List<String> eventTypes, Instant before, Instant after) {}
@@ -101,7 +100,8 @@ public final class AttemptStore {
 
     static Attempt map(ResultSet rs) throws SQLException {
         return new Attempt(rs.getString("id"), rs.getLong("delivery_id"), rs.getString("msg_id"), rs.getString("endpoint_id"),
-                rs.getString("app_id"), rs.getInt("attempt_no"), rs.getInt("trigger_type"), rs.getInt("status"),
+                rs.getString("app_id"), rs.getInt("attempt_no"), rs.getInt("trigger_type") == 1 ? TriggerType.MANUAL : TriggerType.SCHEDULED,
+                AttemptStatus.of(rs.getInt("status")),
                 rs.getString("error_class"), rs.getInt("response_status"), rs.getString("response"), rs.getInt("duration_ms"),
                 rs.getString("url"), Jdbc.instant(rs, "created_at"));
     }

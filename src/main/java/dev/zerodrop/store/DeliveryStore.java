@@ -3,7 +3,6 @@ package dev.zerodrop.store;
 import dev.zerodrop.core.AttemptStatus;
 import dev.zerodrop.core.DeliveryState;
 import dev.zerodrop.core.Json;
-import dev.zerodrop.core.TriggerType;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -46,7 +45,7 @@ public final class DeliveryStore {
      * this outcome. {@code reason}: why it ended (dead by lost leases, discarded), or null.
      */
     public record Completion(long deliveryId, long leaseToken, DeliveryState newState, Instant nextAttemptAt,
-                             boolean disableEndpoint, AttemptRecord attempt, boolean refundBudget, int lostLeases, String reason,
+                             boolean disableEndpoint, Attempt attempt, boolean refundBudget, int lostLeases, String reason,
                              Sli sli) {}
 
     /**
@@ -55,11 +54,6 @@ public final class DeliveryStore {
      * acceptance to success (ms) or -1 when it went dead. {@code ended} false: no delivery event.
      */
     public record Sli(long dispatchMs, boolean ended, long deliveredMs) {}
-
-    /** One attempt row. {@code errorClass} is an error class label, or null on success. */
-    public record AttemptRecord(String id, long deliveryId, String msgId, String endpointId, String appId, int attemptNo,
-                                TriggerType trigger, AttemptStatus status, String errorClass, int responseStatus, String response,
-                                int durationMs, String url, Instant createdAt) {}
 
     /** A delivery whose lease expired: the rescuer turns it into a {@code lost-lease} attempt. */
     public record Expired(long id, long leaseToken, int attempts, int budgetBase, int lostLeases, boolean manual,
@@ -185,7 +179,7 @@ public final class DeliveryStore {
                 while (rs.next()) won.add(rs.getLong(1) + ":" + rs.getLong(2));
             }
         }
-        List<AttemptRecord> rows = new ArrayList<>(won.size());
+        List<Attempt> rows = new ArrayList<>(won.size());
         Set<Completion> superseded = new HashSet<>();
         for (Completion x : completions) {
             if (!won.contains(x.deliveryId() + ":" + x.leaseToken())) superseded.add(x);
@@ -238,7 +232,7 @@ public final class DeliveryStore {
         Map<String, long[]> sums = new java.util.TreeMap<>();
         for (Completion x : completions) {
             Sli sli = x.sli();
-            AttemptRecord a = x.attempt();
+            Attempt a = x.attempt();
             String minute = a.createdAt().truncatedTo(java.time.temporal.ChronoUnit.MINUTES).toString();
             if (sli.dispatchMs() >= 0) add(sums, a.appId() + "\t" + a.endpointId() + "\tdispatch_latency\t" + minute, sli.dispatchMs());
             if (sli.ended()) add(sums, a.appId() + "\t" + a.endpointId() + "\tdelivery_success\t" + minute, sli.deliveredMs());
@@ -281,11 +275,11 @@ public final class DeliveryStore {
      * Keeps each endpoint's {@code failing_since}: set by its first failure after a success, cleared
      * by any success. Written only when it changes, so a healthy endpoint's row is not rewritten.
      */
-    private static void trackHealth(Connection c, List<AttemptRecord> rows, Instant now) throws SQLException {
+    private static void trackHealth(Connection c, List<Attempt> rows, Instant now) throws SQLException {
         if (rows.isEmpty()) return;
         Map<String, Boolean> anySuccess = new java.util.TreeMap<>(); // sorted: a stable lock order across nodes
         Map<String, Instant> firstFailure = new java.util.HashMap<>();
-        for (AttemptRecord a : rows) {
+        for (Attempt a : rows) {
             if (a.errorClass() != null && NOT_ABOUT_THE_ENDPOINT.contains(a.errorClass())) continue;
             boolean ok = a.status() == AttemptStatus.SUCCESS;
             anySuccess.merge(a.endpointId(), ok, Boolean::logicalOr);
@@ -311,13 +305,13 @@ public final class DeliveryStore {
         }
     }
 
-    static void insertAttempts(Connection c, List<AttemptRecord> rows) throws SQLException {
+    static void insertAttempts(Connection c, List<Attempt> rows) throws SQLException {
         if (rows.isEmpty()) return;
         try (PreparedStatement ps = c.prepareStatement("""
                 INSERT INTO attempt (id, delivery_id, msg_id, endpoint_id, app_id, attempt_no, trigger_type, status, error_class,
                                      response_status, response, duration_ms, url, created_at)
                 VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)""")) {
-            for (AttemptRecord a : rows) {
+            for (Attempt a : rows) {
                 Jdbc.bind(ps, a.id(), a.deliveryId(), a.msgId(), a.endpointId(), a.appId(), a.attemptNo(), (short) a.trigger().code(),
                         (short) a.status().code(), a.errorClass(), a.responseStatus(), a.response(), a.durationMs(), a.url(), a.createdAt());
                 ps.addBatch();

@@ -171,17 +171,17 @@ class LeaseFencingTest {
     }
 
     static DeliveryStore.Completion completion(long id, long token, String state, java.time.Instant next, boolean disable,
-                                               DeliveryStore.AttemptRecord attempt) {
+                                               dev.zerodrop.store.Attempt attempt) {
         return completion(id, token, state, next, disable, attempt, false);
     }
 
     static DeliveryStore.Completion completion(long id, long token, String state, java.time.Instant next, boolean disable,
-                                               DeliveryStore.AttemptRecord attempt, boolean refund) {
+                                               dev.zerodrop.store.Attempt attempt, boolean refund) {
         return new DeliveryStore.Completion(id, token, dev.zerodrop.core.DeliveryState.of(state), next, disable, attempt, refund, 0, null, null);
     }
 
-    static DeliveryStore.AttemptRecord attempt(long id, String msg, String ep, String app, int no, String error, java.time.Instant at) {
-        return new DeliveryStore.AttemptRecord(dev.zerodrop.core.Ids.attempt(at), id, msg, ep, app, no, dev.zerodrop.core.TriggerType.SCHEDULED,
+    static dev.zerodrop.store.Attempt attempt(long id, String msg, String ep, String app, int no, String error, java.time.Instant at) {
+        return new dev.zerodrop.store.Attempt(dev.zerodrop.core.Ids.attempt(at), id, msg, ep, app, no, dev.zerodrop.core.TriggerType.SCHEDULED,
                 error == null ? dev.zerodrop.core.AttemptStatus.SUCCESS : dev.zerodrop.core.AttemptStatus.FAIL,
                 error, error == null ? 200 : 0, "", 1, "http://127.0.0.1:9/never", at);
     }
