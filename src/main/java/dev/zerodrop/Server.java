@@ -42,6 +42,8 @@ import dev.zerodrop.store.IdempotencyStore;
 import dev.zerodrop.store.MessageStore;
 import dev.zerodrop.store.QueueStore;
 import dev.zerodrop.store.TokenStore;
+import dev.zerodrop.store.ServerSecretStore;
+import dev.zerodrop.secret.Sealer;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.time.InstantSource;
@@ -133,6 +135,17 @@ public final class Server implements AutoCloseable {
             throw e;
         }
         var jdbc = db.jdbc();
+        Sealer sealer;
+        try {
+            sealer = Sealer.load(cfg.secretKey(), cfg.dataDir());
+            // Opens the server's own secrets: a node given another key stops here, before it serves anything.
+            new ServerSecretStore(jdbc, sealer).bytes("token-pepper", o.clock().instant());
+        } catch (IOException | RuntimeException e) {
+            db.close();
+            metrics.close();
+            if (embedded != null) embedded.close();
+            throw e;
+        }
         TokenStore tokens = new TokenStore(jdbc);
         setUpAdminToken(cfg, tokens, o);
 

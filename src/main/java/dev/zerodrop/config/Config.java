@@ -17,6 +17,7 @@ public record Config(
         Optional<String> dbUser,
         Optional<String> dbPassword,
         int dbPoolSize,
+        Optional<String> secretKey,
         Optional<String> adminToken,
         List<Cidr> allowPrivateCidrs,
         List<Duration> retrySchedule,
@@ -95,6 +96,7 @@ public record Config(
                 optional(v.get(Knob.DB_USER)),
                 optional(v.get(Knob.DB_PASSWORD)),
                 intIn(v, Knob.DB_POOL_SIZE, 2, 1000),
+                secretKey(v),
                 adminToken,
                 parse(v, Knob.ALLOW_PRIVATE_CIDRS, Cidr::parseList),
                 schedule,
@@ -173,6 +175,18 @@ public record Config(
             }
         }
         return s;
+    }
+
+    private static Optional<String> secretKey(Map<Knob, String> v) {
+        Optional<String> k = optional(v.get(Knob.SECRET_KEY));
+        if (k.isPresent()) {
+            try {
+                dev.zerodrop.secret.Sealer.parse(k.get());
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException(Knob.SECRET_KEY, e.getMessage() + " (make one with: openssl rand -base64 32)");
+            }
+        }
+        return k;
     }
 
     private static Duration atLeast(Duration d, Duration min, Knob k) {
