@@ -125,6 +125,7 @@ public final class Bench {
     private Map<String, String> nodeFlags(String name) throws Exception {
         Map<String, String> f = new LinkedHashMap<>();
         f.put("admin-token", TOKEN);
+        f.put("secret-key", dev.zerodrop.chaos.Chaos.SECRET_KEY);
         f.put("allow-private-cidrs", "127.0.0.0/8");
         f.put("max-in-flight", "2048");
         f.put("endpoint-max-in-flight", "1024");

@@ -30,6 +30,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  */
 public final class Chaos {
     public static final String TOKEN = "chaos-admin-token-0123456789";
+    /** The key ring of every node of a run: nodes on one database must share it. */
+    public static final String SECRET_KEY = dev.zerodrop.secret.Sealer.newKey();
     public static final List<String> SCENARIOS = List.of("kill9", "nodes", "pgstop", "hostile", "sigterm");
 
     /** How a run is shaped. {@code load} is how long faults and traffic last; draining comes after. */
@@ -73,6 +75,7 @@ public final class Chaos {
     static Map<String, String> nodeFlags() {
         Map<String, String> f = new LinkedHashMap<>();
         f.put("admin-token", TOKEN);
+        f.put("secret-key", SECRET_KEY); // every node of a run opens the others' secrets
         f.put("allow-private-cidrs", "127.0.0.0/8");
         f.put("retry-schedule", "100ms,200ms,500ms,1s,1s,2s,2s,2s,2s,2s,2s,2s,2s,2s,2s,2s,2s,2s,2s,2s");
         f.put("request-timeout", "1s");

@@ -19,6 +19,8 @@ import java.util.Map;
 /** A ZeroDrop node started in-process for a test, with an API client. */
 public final class TestServer implements AutoCloseable {
     public static final String TOKEN = "test-admin-token-0123456789";
+    /** The key ring of every test node (a fixed key, so that nodes of one test share their secrets). */
+    public static final String SECRET_KEY = "kQ7wq3S3F1oZ9uDwF8rFQm0aJk7b3Qe2pW6xTzV4nYs";
 
     private final Server server;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
@@ -34,6 +36,7 @@ public final class TestServer implements AutoCloseable {
         m.put(Knob.HOST, "127.0.0.1");
         if (dbUrl != null) m.put(Knob.DB_URL, dbUrl);
         m.put(Knob.ADMIN_TOKEN, TOKEN);
+        m.put(Knob.SECRET_KEY, SECRET_KEY);
         m.put(Knob.ALLOW_PRIVATE_CIDRS, "127.0.0.0/8");
         m.put(Knob.RETRY_SCHEDULE, "100ms,200ms,300ms");
         m.put(Knob.REQUEST_TIMEOUT, "2s");
