@@ -70,9 +70,13 @@ public final class ContentStore {
         return new Purged(scanned.size(), scanned.getLast(), cleared.size(), discarded);
     }
 
-    /** Discards the waiting deliveries of messages just expunged, each with a 'discard' action. Returns how many. */
+    /**
+     * Discards the waiting deliveries of messages just expunged, each with a 'discard' action, and
+     * removes the payload from the idempotent responses that created them. Returns how many were discarded.
+     */
     private static long discardWaiting(Connection c, List<String> msgIds, String actor, Instant now) throws SQLException {
         if (msgIds.isEmpty()) return 0;
+        IdempotencyStore.forgetPayloads(c, msgIds);
         return Jdbc.queryOne(c, """
                 WITH d AS (
                     UPDATE delivery SET state = 'discarded', reason = ?, next_attempt_at = NULL, state_changed_at = ?, updated_at = ?

@@ -62,7 +62,8 @@ public final class IdempotencyStore {
     }
 
     static void completeIn(Connection c, MessageStore.IdempotentResponse r) throws SQLException {
-        Jdbc.update(c, "UPDATE idempotency_key SET status = ?, body = ? WHERE scope = ? AND key = ?", r.status(), r.body(), r.scope(), r.key());
+        Jdbc.update(c, "UPDATE idempotency_key SET status = ?, body = ?, msg_id = ? WHERE scope = ? AND key = ?", r.status(), r.body(),
+                r.msgId(), r.scope(), r.key());
     }
 
     static void completeAllIn(Connection c, java.util.List<MessageStore.IdempotentResponse> rs) throws SQLException {
@@ -71,13 +72,25 @@ public final class IdempotencyStore {
             return;
         }
         Jdbc.update(c, """
-                UPDATE idempotency_key k SET status = v.status, body = v.body
-                  FROM unnest(?::text[], ?::text[], ?::int[], ?::bytea[]) AS v(scope, key, status, body)
+                UPDATE idempotency_key k SET status = v.status, body = v.body, msg_id = v.msg_id
+                  FROM unnest(?::text[], ?::text[], ?::int[], ?::bytea[], ?::text[]) AS v(scope, key, status, body, msg_id)
                  WHERE k.scope = v.scope AND k.key = v.key""",
                 rs.stream().map(MessageStore.IdempotentResponse::scope).toArray(String[]::new),
                 rs.stream().map(MessageStore.IdempotentResponse::key).toArray(String[]::new),
                 rs.stream().map(MessageStore.IdempotentResponse::status).toArray(Integer[]::new),
-                rs.stream().map(MessageStore.IdempotentResponse::body).toArray(byte[][]::new));
+                rs.stream().map(MessageStore.IdempotentResponse::body).toArray(byte[][]::new),
+                rs.stream().map(MessageStore.IdempotentResponse::msgId).toArray(String[]::new));
+    }
+
+    /**
+     * The stored responses that created these messages repeat their payload: it goes with the
+     * content. A repeat of such a request still gets its response, with {@code "payload": {}}.
+     */
+    static void forgetPayloads(Connection c, java.util.List<String> msgIds) throws SQLException {
+        if (msgIds.isEmpty()) return;
+        Jdbc.update(c, """
+                UPDATE idempotency_key SET body = convert_to(jsonb_set(convert_from(body, 'UTF8')::jsonb, '{payload}', '{}')::text, 'UTF8')
+                 WHERE msg_id = ANY (?::text[]) AND body IS NOT NULL""", (Object) msgIds.toArray(String[]::new));
     }
 
     /** Forgets a key whose request failed, so that a retry can run it. */

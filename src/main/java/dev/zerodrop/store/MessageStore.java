@@ -33,7 +33,16 @@ public final class MessageStore {
     }
 
     /** The idempotency record to complete in the same transaction as the message. */
-    public record IdempotentResponse(String scope, String key, int status, byte[] body) {}
+    public record IdempotentResponse(String scope, String key, int status, byte[] body, String msgId) {
+        public IdempotentResponse(String scope, String key, int status, byte[] body) {
+            this(scope, key, status, body, null);
+        }
+
+        /** The same response, as the one that created message {@code id} (its stored payload goes when the content does). */
+        IdempotentResponse forMessage(String id) {
+            return new IdempotentResponse(scope, key, status, body, id);
+        }
+    }
 
     /** A delivery's state as the Svix API shows it, beside its message or endpoint. */
     public record DeliveryStatus(String state, Instant nextAttemptAt, Instant updatedAt) {}
@@ -177,7 +186,7 @@ public final class MessageStore {
             Submission sub = batch.get(i);
             if (inserted.contains(ids[i])) {
                 out.add(new Created.Stored(fanOut.getOrDefault(ids[i], 0), leasedCount.getOrDefault(ids[i], 0)));
-                if (sub.idempotent() != null) completions.add(sub.idempotent());
+                if (sub.idempotent() != null) completions.add(sub.idempotent().forMessage(ids[i]));
             } else {
                 out.add(null);
                 duplicates.add(i);

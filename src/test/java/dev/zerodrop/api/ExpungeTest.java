@@ -157,4 +157,22 @@ class ExpungeTest {
         }
         ReplayTest.auditBalances(zd, app);
     }
+
+    @Test
+    void theStoredResponseOfAnIdempotentRequestLosesThePayloadWithTheContent() {
+        String app = zd.createApp("expunge-idempotent");
+        Map<String, Object> body = Map.of("eventType", "card.charged", "payload", Map.of("pan", "4242424242424242"));
+        Map<String, String> key = Map.of("Idempotency-Key", "charge-1");
+        TestServer.Response first = zd.call("POST", "/api/v1/app/" + app + "/msg", body, key);
+        assertThat(first.status()).isEqualTo(202);
+        assertThat(first.text()).contains("4242424242424242");
+        String msg = first.json().get("id").asText();
+        assertThat(zd.call("DELETE", "/api/v1/app/" + app + "/msg/" + msg + "/content", null).status()).isEqualTo(204);
+
+        TestServer.Response repeat = zd.call("POST", "/api/v1/app/" + app + "/msg", body, key);
+        assertThat(repeat.status()).isEqualTo(202);
+        assertThat(repeat.json().get("id").asText()).isEqualTo(msg); // still the same message, not a new one
+        assertThat(repeat.json().get("payload").toString()).isEqualTo("{}");
+        assertThat(repeat.text()).doesNotContain("4242424242424242");
+    }
 }
