@@ -40,6 +40,7 @@ import dev.zerodrop.store.EndpointStore;
 import dev.zerodrop.store.EventTypeStore;
 import dev.zerodrop.store.IdempotencyStore;
 import dev.zerodrop.store.MessageStore;
+import dev.zerodrop.store.PartitionStore;
 import dev.zerodrop.store.QueueStore;
 import dev.zerodrop.store.TokenStore;
 import dev.zerodrop.store.ServerSecretStore;
@@ -86,13 +87,15 @@ public final class Server implements AutoCloseable {
     private final GroupCommit ingest;
     private final AlertEngine alerts;
     private final ScheduledExecutorService maintenance;
+    private final ScheduledExecutorService retention;
     private final String jdbcUrl;
     private final DeadLetterQueue dlq;
     private final Metrics metrics;
     private final Tasks tasks;
 
     private Server(EmbeddedDatabase embedded, Database db, WebhookClient client, Dispatcher dispatcher, ApiServer api,
-                   GroupCommit ingest, AlertEngine alerts, ScheduledExecutorService maintenance, String jdbcUrl, DeadLetterQueue dlq,
+                   GroupCommit ingest, AlertEngine alerts, ScheduledExecutorService maintenance, ScheduledExecutorService retention,
+                   String jdbcUrl, DeadLetterQueue dlq,
                    Metrics metrics, Tasks tasks) {
         this.tasks = tasks;
         this.metrics = metrics;
@@ -105,6 +108,7 @@ public final class Server implements AutoCloseable {
         this.dispatcher = dispatcher;
         this.api = api;
         this.maintenance = maintenance;
+        this.retention = retention;
         this.jdbcUrl = jdbcUrl;
     }
 
@@ -149,6 +153,16 @@ public final class Server implements AutoCloseable {
         TokenStore tokens = new TokenStore(jdbc);
         setUpAdminToken(cfg, tokens, o);
 
+        // Every time the nodes will write must have its partition before anything is accepted.
+        PartitionStore partitions = new PartitionStore(jdbc);
+        Duration partitionInterval = PartitionStore.interval(cfg.historyRetention());
+        Duration partitionsAhead = max(partitionInterval.multipliedBy(4), Duration.ofMinutes(10));
+        partitions.ensure(o.clock().instant(), partitionInterval, partitionsAhead);
+        if (cfg.historyRetention().compareTo(Duration.ofHours(1)) < 0 || cfg.payloadRetention().compareTo(Duration.ofHours(1)) < 0) {
+            log.warn("history is kept for {} and payloads for {}: values this short are meant for tests and demos",
+                    dev.zerodrop.config.Durations.format(cfg.historyRetention()), dev.zerodrop.config.Durations.format(cfg.payloadRetention()));
+        }
+
         AddressGuard guard = new AddressGuard(cfg.allowPrivateCidrs());
         WebhookClient client = new WebhookClient(guard, cfg.connectTimeout(), cfg.requestTimeout(), cfg.responseCap(),
                 cfg.endpointMaxInFlight(), o.clock());
@@ -164,7 +178,8 @@ public final class Server implements AutoCloseable {
         }
         Dispatcher d = dispatcher;
         IdempotencyStore idempotency = new IdempotencyStore(jdbc);
-        MessageStore messages = new MessageStore(jdbc);
+        MessageStore messages = new MessageStore(jdbc, new MessageStore.Retention(cfg.historyRetention(),
+                min(cfg.payloadRetention(), cfg.historyRetention())));
         GroupCommit.Handoff handoff = d == null || !cfg.directDispatch() ? GroupCommit.Handoff.NONE : d;
         GroupCommit ingest = new GroupCommit(messages, cfg.ingestCommitters(), cfg.ingestBatch(), metrics, handoff);
         Runnable wake = d == null ? () -> {} : d::wake;
@@ -200,9 +215,30 @@ public final class Server implements AutoCloseable {
         every(maintenance, "SLO indicator flush", Duration.ofSeconds(2), Duration.ofSeconds(2), deliveries::flushSli);
         every(maintenance, "audit counter fold", Duration.ofSeconds(10), Duration.ofSeconds(10), audit.store()::fold);
         every(maintenance, "audit recount", Duration.ofMinutes(1), cfg.auditRecountInterval(), () -> audit.store().reconcile(o.clock().instant()));
+        every(maintenance, "payload retention", Duration.ofSeconds(30), min(Duration.ofMinutes(1), partitionInterval),
+                () -> contents.expirePayloads(o.clock().instant(), 1_000));
+        // Its own thread: expiring a range waits for the transactions already running, and must not
+        // hold up the indicator flush or the counter fold meanwhile.
+        ScheduledExecutorService retention = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("zd-retention").daemon().factory());
+        Duration retentionPeriod = max(Duration.ofSeconds(10), min(partitionInterval.dividedBy(4), Duration.ofMinutes(15)));
+        every(retention, "partitions and history retention", retentionPeriod, retentionPeriod, () -> {
+            partitions.ensure(o.clock().instant(), partitionInterval, partitionsAhead);
+            for (var e : partitions.expire(o.clock().instant(), cfg.historyRetention())) {
+                log.info("history retention dropped the {} partition ending {}: {} deliveries retired, {} unfinished messages kept",
+                        e.attempts() ? "attempt" : "message and delivery", e.to(), e.deliveriesRetired(), e.messagesKept());
+            }
+        });
         metrics.watchQueue(new QueueStore(jdbc), o.clock());
         log.info("ZeroDrop listening on http://{}:{} ({} database)", cfg.host(), api.port(), embedded != null ? "embedded" : "external");
-        return new Server(embedded, db, client, dispatcher, api, ingest, alerts, maintenance, url, dlq, metrics, tasks);
+        return new Server(embedded, db, client, dispatcher, api, ingest, alerts, maintenance, retention, url, dlq, metrics, tasks);
+    }
+
+    private static Duration min(Duration a, Duration b) {
+        return a.compareTo(b) <= 0 ? a : b;
+    }
+
+    private static Duration max(Duration a, Duration b) {
+        return a.compareTo(b) >= 0 ? a : b;
     }
 
     /** Runs a background job on the maintenance thread; a failure is logged and the job runs again next time. */
@@ -271,6 +307,7 @@ public final class Server implements AutoCloseable {
     public void close() {
         log.info("ZeroDrop shutting down");
         maintenance.shutdownNow();
+        retention.shutdownNow();
         alerts.close();
         try {
             api.close();

@@ -49,7 +49,7 @@ final class OperationalEvents {
         jdbc.query("""
                 SELECT d.id, d.app_id, ap.uid AS app_uid, d.msg_id, m.event_id, d.endpoint_id, d.attempts,
                        la.id AS attempt_id, la.created_at AS attempt_at, la.response_status
-                  FROM delivery d JOIN message m ON m.id = d.msg_id JOIN application ap ON ap.id = d.app_id
+                  FROM delivery d JOIN message m ON m.id = d.msg_id AND m.part_at = d.part_at JOIN application ap ON ap.id = d.app_id
                   LEFT JOIN LATERAL (SELECT id, created_at, response_status FROM attempt a WHERE a.delivery_id = d.id
                                       ORDER BY attempt_no DESC LIMIT 1) la ON true
                  WHERE d.state = 'dead' AND d.updated_at > ? AND d.updated_at <= ? AND %s""".formatted(NOT_INTERNAL.formatted("d.app_id")),
@@ -66,7 +66,7 @@ final class OperationalEvents {
         jdbc.query("""
                 SELECT a.id, a.delivery_id, a.attempt_no, a.status, a.created_at, a.response_status, d.app_id, ap.uid AS app_uid,
                        d.msg_id, m.event_id, d.endpoint_id, a.attempt_no - d.budget_base AS in_budget
-                  FROM attempt a JOIN delivery d ON d.id = a.delivery_id JOIN message m ON m.id = d.msg_id
+                  FROM attempt a JOIN delivery d ON d.id = a.delivery_id JOIN message m ON m.id = d.msg_id AND m.part_at = d.part_at
                   JOIN application ap ON ap.id = d.app_id
                  WHERE a.created_at > ? AND a.created_at <= ? AND %s
                    AND ((a.status <> 0 AND a.attempt_no - d.budget_base = ?) OR (a.status = 0 AND a.attempt_no - d.budget_base > ?))"""

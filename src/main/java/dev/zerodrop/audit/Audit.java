@@ -14,19 +14,21 @@ import java.util.TreeMap;
 
 /**
  * The zero-drop audit: at any moment, accepted deliveries = pending + sending + delivered + dead +
- * discarded + held, per endpoint, per application and overall. {@code unaccounted} is whatever that
+ * discarded + held + retired (finished deliveries that history retention removed), per endpoint,
+ * per application and overall. {@code unaccounted} is whatever that
  * equation misses, by the maintained counters now and by the last recount of the rows themselves.
  */
 public final class Audit {
     /** The counts of one scope (the server, an application or an endpoint). */
     public record Counts(long accepted, long pending, long sending, long delivered, long dead, long discarded, long held,
-                         long unaccounted, long stuckLeases, long repeatedLostLeases) {
+                         long retired, long unaccounted, long stuckLeases, long repeatedLostLeases) {
         static Counts of(Map<String, Long> n, long missing, long stuck, long lostLeases) {
             long accepted = n.getOrDefault("accepted", 0L);
-            long sum = 0;
+            long retired = n.getOrDefault(AuditStore.RETIRED, 0L);
+            long sum = retired;
             for (String s : AuditStore.STATES) sum += n.getOrDefault(s, 0L);
             return new Counts(accepted, n.getOrDefault("pending", 0L), n.getOrDefault("sending", 0L), n.getOrDefault("delivered", 0L),
-                    n.getOrDefault("dead", 0L), n.getOrDefault("discarded", 0L), n.getOrDefault("held", 0L),
+                    n.getOrDefault("dead", 0L), n.getOrDefault("discarded", 0L), n.getOrDefault("held", 0L), retired,
                     Math.abs(accepted - sum) + missing, stuck, lostLeases);
         }
     }
@@ -58,7 +60,7 @@ public final class Audit {
         Map<String, Long> missing = new LinkedHashMap<>();
         Instant checkedAt = null;
         for (Recount r : recounts) {
-            missing.merge(r.endpointId(), Math.max(0, r.accepted() - r.found()), Long::sum);
+            missing.merge(r.endpointId(), Math.max(0, r.accepted() - r.found() - r.retired()), Long::sum);
             checkedAt = r.checkedAt();
         }
         Map<String, Long> stuckBy = new LinkedHashMap<>();
@@ -132,6 +134,7 @@ public final class Audit {
         m.put("dead", c.dead());
         m.put("discarded", c.discarded());
         m.put("held", c.held());
+        m.put("retired", c.retired());
         m.put("unaccounted", c.unaccounted());
         m.put("stuckLeases", c.stuckLeases());
         m.put("repeatedLostLeases", c.repeatedLostLeases());

@@ -261,10 +261,10 @@ public final class Bench {
             setup.term(Duration.ofSeconds(30));
             long t0 = System.nanoTime();
             try (var c = DriverManager.getConnection(url); var st = c.createStatement()) {
-                st.execute("INSERT INTO message (id, app_id, event_type, payload, created_at) SELECT 'msg_backlog_' || g, '" + app
-                        + "', 'old', convert_to('{\"n\":' || g || ',\"pad\":\"" + "x".repeat(900) + "\"}', 'UTF8'), now() FROM generate_series(1, " + s.backlog() + ") g");
-                st.execute("INSERT INTO delivery (msg_id, endpoint_id, app_id, state, next_attempt_at, created_at, updated_at) SELECT 'msg_backlog_' || g, '"
-                        + slowEp + "', '" + app + "', 'pending', now() - interval '1 hour', now(), now() FROM generate_series(1, " + s.backlog() + ") g");
+                st.execute("INSERT INTO message (id, app_id, event_type, payload, created_at, part_at) SELECT 'msg_backlog_' || g, '" + app
+                        + "', 'old', convert_to('{\"n\":' || g || ',\"pad\":\"" + "x".repeat(900) + "\"}', 'UTF8'), now(), now() FROM generate_series(1, " + s.backlog() + ") g");
+                st.execute("INSERT INTO delivery (msg_id, endpoint_id, app_id, state, next_attempt_at, created_at, updated_at, part_at) SELECT 'msg_backlog_' || g, '"
+                        + slowEp + "', '" + app + "', 'pending', now() - interval '1 hour', now(), now(), now() FROM generate_series(1, " + s.backlog() + ") g");
                 st.execute("ANALYZE delivery");
                 st.execute("ANALYZE message");
             }

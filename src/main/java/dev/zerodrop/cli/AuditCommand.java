@@ -34,7 +34,7 @@ final class AuditCommand extends ClientCommand {
                 ok ? "OK" : "ATTENTION", r.path("accepted").asLong(), r.path("unaccounted").asLong(), r.path("stuckLeases").asLong(),
                 r.path("repeatedLostLeases").asLong(),
                 r.path("oldestPendingAgeSeconds").asLong(), text(r.path("recountedAt")) == null ? "never" : time(r.path("recountedAt")));
-        Table t = new Table("SCOPE", "ACCEPTED", "PENDING", "SENDING", "DELIVERED", "DEAD", "DISCARDED", "HELD", "UNACCOUNTED", "STUCK", "LOST-LEASES");
+        Table t = new Table("SCOPE", "ACCEPTED", "PENDING", "SENDING", "DELIVERED", "DEAD", "DISCARDED", "HELD", "RETIRED", "UNACCOUNTED", "STUCK", "LOST-LEASES");
         row(t, "all", r);
         for (JsonNode a : r.path("applications")) {
             row(t, a.path("appId").asText(), a);
@@ -45,7 +45,8 @@ final class AuditCommand extends ClientCommand {
 
     private static void row(Table t, String scope, JsonNode n) {
         t.row(scope, n.path("accepted").asLong(), n.path("pending").asLong(), n.path("sending").asLong(), n.path("delivered").asLong(),
-                n.path("dead").asLong(), n.path("discarded").asLong(), n.path("held").asLong(), n.path("unaccounted").asLong(),
+                n.path("dead").asLong(), n.path("discarded").asLong(), n.path("held").asLong(), n.path("retired").asLong(),
+                n.path("unaccounted").asLong(),
                 n.path("stuckLeases").asLong(), n.path("repeatedLostLeases").asLong());
     }
 }

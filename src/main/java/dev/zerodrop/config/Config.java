@@ -45,7 +45,9 @@ public record Config(
         Duration stuckLeaseGrace,
         Duration shutdownGrace,
         int replayRate,
-        Duration dlqRetention) {
+        Duration dlqRetention,
+        Duration historyRetention,
+        Duration payloadRetention) {
 
     /** Reads every knob from the environment only. */
     public static Config fromEnvironment() {
@@ -124,7 +126,22 @@ public record Config(
                 parse(v, Knob.STUCK_LEASE_GRACE, Durations::parse),
                 parse(v, Knob.SHUTDOWN_GRACE, Durations::parse),
                 intIn(v, Knob.REPLAY_RATE, 1, 100_000),
-                dlqRetention(v, schedule));
+                dlqRetention(v, schedule),
+                history(v, dlqRetention(v, schedule)),
+                atLeast(parse(v, Knob.PAYLOAD_RETENTION, Durations::parse), Duration.ofMinutes(1), Knob.PAYLOAD_RETENTION));
+    }
+
+    /**
+     * The history retention: at least a minute (short values are for tests and demos: the server
+     * warns at start), and at least the DLQ retention, so that a dead delivery keeps its attempts.
+     */
+    private static Duration history(Map<Knob, String> v, Duration dlqRetention) {
+        Duration h = atLeast(parse(v, Knob.HISTORY_RETENTION, Durations::parse), Duration.ofMinutes(1), Knob.HISTORY_RETENTION);
+        if (h.compareTo(dlqRetention) < 0) {
+            throw new ConfigException(Knob.HISTORY_RETENTION, "must be at least ZERODROP_DLQ_RETENTION (" + Durations.format(h) + " < "
+                    + Durations.format(dlqRetention) + "), so that a dead delivery keeps its attempts");
+        }
+        return h;
     }
 
     /** The DLQ retention must outlast the longest a delivery can take to die: the schedule's total with its jitter. */

@@ -42,6 +42,8 @@ public enum Knob {
     AUDIT_RECOUNT_INTERVAL("1h", "How often the audit recounts the delivery rows against its counters (a full scan of the delivery table)."),
     STUCK_LEASE_GRACE("5m", "How long past its expiry a lease may go unrescued before the audit reports it as stuck."),
     REPLAY_RATE("50", "Replayed deliveries (dead-letter replays, recover, replay-missing, bulk replay) that fall due per second per endpoint."),
+    HISTORY_RETENTION("90d", "How long messages, attempts and finished deliveries are kept. Expired history is dropped by whole time partitions; unfinished deliveries (pending, sending, held, dead) and their messages are always kept."),
+    PAYLOAD_RETENTION("90d", "How long a message's payload is kept when it asks for nothing else (Svix's payloadRetentionPeriod/Hours). Never longer than the history."),
     DLQ_RETENTION("30d", "How long after its message was created a dead delivery stays in the dead-letter queue before it is discarded (reason 'retention'). Must exceed the retry schedule's total plus its 20% jitter.");
 
     private final String defaultValue;

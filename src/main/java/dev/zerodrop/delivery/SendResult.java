@@ -40,6 +40,8 @@ public sealed interface SendResult {
         BLOCKED("blocked"),
         /** The worker's lease expired before it recorded an outcome (for example after a crash). */
         LOST_LEASE("lost-lease"),
+        /** Nothing was sent: the message's content was expunged or has expired. */
+        REFUSED("refused"),
         /** ZeroDrop itself failed while sending (a bug, not the receiver); recorded by the dispatcher. */
         INTERNAL("internal");
 

@@ -131,7 +131,7 @@ final class Completer {
                 var bare = new Attempt(a.id(), a.deliveryId(), a.msgId(), a.endpointId(), a.appId(), a.attemptNo(), a.trigger(),
                         a.status(), a.errorClass(), a.responseStatus(), "(response not storable)", a.durationMs(), a.url(), a.createdAt());
                 try {
-                    record(List.of(new Outcome(o.claimed(), new Completion(x.deliveryId(), x.leaseToken(), x.newState(),
+                    record(List.of(new Outcome(o.claimed(), new Completion(x.deliveryId(), x.partAt(), x.leaseToken(), x.newState(),
                             x.nextAttemptAt(), x.disableEndpoint(), bare, x.refundBudget(), x.lostLeases(), x.reason(), x.sli()))));
                     return;
                 } catch (RuntimeException second) {

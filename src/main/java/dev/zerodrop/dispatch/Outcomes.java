@@ -22,8 +22,8 @@ import java.util.random.RandomGenerator;
 public final class Outcomes {
     /** Lost leases in a row that do not use up the retry budget; from the next one on, they do. */
     public static final int FREE_LOST_LEASES = 3;
-    /** Why a delivery whose message content was expunged is discarded instead of sent. */
-    public static final String EXPUNGED = "content expunged";
+    /** Why a delivery whose message has no content (expunged or expired) is discarded instead of sent. */
+    public static final String EXPUNGED = "content expunged or expired";
     /** Why a delivery that lost its lease too often in a row went dead. */
     public static final String LOST_LEASE = SendResult.ErrorClass.LOST_LEASE.label();
 
@@ -83,7 +83,7 @@ public final class Outcomes {
         String errorClass = result instanceof SendResult.Failed f ? f.errorClass().label() : null;
         var attempt = new Attempt(Ids.attempt(started), c.id(), c.msgId(), c.endpointId(), c.appId(), attemptNo,
                 TriggerType.of(c.manual()), status, errorClass, result.status(), result.body(), result.durationMs(), c.url(), started);
-        return of(c.id(), c.leaseToken(), v, attempt, false, 0, sli(c.manual(), c.dueAt(), c.msgCreatedAt(), v, attemptNo, started, now));
+        return of(c.id(), c.partAt(), c.leaseToken(), v, attempt, false, 0, sli(c.manual(), c.dueAt(), c.msgCreatedAt(), v, attemptNo, started, now));
     }
 
     /** An unexpected error of ZeroDrop's own is an attempt too: error class {@code internal}, counted against the budget. */
@@ -92,9 +92,16 @@ public final class Outcomes {
         return completion(c, new SendResult.Failed(SendResult.ErrorClass.INTERNAL, 0, text, ms, null), started, now);
     }
 
-    /** A delivery that must not be sent (its content was expunged): discarded, nothing attempted. */
-    Completion refused(Claimed c) {
-        return of(c.id(), c.leaseToken(), new Verdict.Discard(EXPUNGED), null, false, c.lostLeases(), null);
+    /**
+     * A delivery that must not be sent: its content was expunged or expired. Nothing goes out; the
+     * attempt is recorded as {@code refused}, with the reason, and the delivery is discarded.
+     */
+    Completion refused(Claimed c, Instant now) {
+        Verdict v = new Verdict.Discard(EXPUNGED);
+        var attempt = new Attempt(Ids.attempt(now), c.id(), c.msgId(), c.endpointId(), c.appId(), c.attempts() + 1,
+                TriggerType.of(c.manual()), AttemptStatus.FAIL, SendResult.ErrorClass.REFUSED.label(), 0,
+                "refused: the message's content was expunged or has expired; nothing was sent", 0, c.url(), now);
+        return of(c.id(), c.partAt(), c.leaseToken(), v, attempt, false, 0, null);
     }
 
     /** The completion of a lost lease: a {@code lost-lease} attempt and what {@link #afterLostLease} decided. */
@@ -104,16 +111,16 @@ public final class Outcomes {
                 TriggerType.of(x.manual()), AttemptStatus.FAIL, LOST_LEASE, 0, "lease expired before an outcome was recorded", 0,
                 x.url(), now);
         Sli sli = d.verdict() instanceof Verdict.Dead && !x.manual() ? new Sli(-1, true, -1) : null;
-        return of(x.id(), x.leaseToken(), d.verdict(), attempt, d.free(), d.inARow(), sli);
+        return of(x.id(), x.partAt(), x.leaseToken(), d.verdict(), attempt, d.free(), d.inARow(), sli);
     }
 
-    private static Completion of(long id, long token, Verdict v, Attempt attempt, boolean refund, int lostLeases, Sli sli) {
+    private static Completion of(long id, Instant partAt, long token, Verdict v, Attempt attempt, boolean refund, int lostLeases, Sli sli) {
         String reason = switch (v) {
             case Verdict.Dead d -> d.reason();
             case Verdict.Discard d -> d.reason();
             default -> null;
         };
-        return new Completion(id, token, v.state(), v instanceof Verdict.Retry r ? r.at() : null, v instanceof Verdict.Disable,
+        return new Completion(id, partAt, token, v.state(), v instanceof Verdict.Retry r ? r.at() : null, v instanceof Verdict.Disable,
                 attempt, refund, lostLeases, reason, sli);
     }
 

@@ -120,7 +120,7 @@ final class Sender {
         try {
             if (c.payload() == null) {
                 active.remove(c.id());
-                completer.submit(c, outcomes.refused(c));
+                completer.submit(c, outcomes.refused(c, clock.instant()));
                 return;
             }
             if (c.throttleRate() != null && c.throttleRate() > 0) {

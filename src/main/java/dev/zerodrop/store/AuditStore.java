@@ -12,12 +12,14 @@ import java.util.Optional;
  */
 public final class AuditStore {
     public static final List<String> STATES = List.of("pending", "sending", "delivered", "dead", "discarded", "held");
+    /** The counter of finished deliveries that history retention removed with their partition. */
+    public static final String RETIRED = "retired";
 
     /** One counter: how many deliveries of an endpoint are in a state ('accepted': ever created). */
     public record Tally(String appId, String endpointId, String state, long n) {}
 
     /** The last recount of an endpoint's deliveries. */
-    public record Recount(String appId, String endpointId, long accepted, long found, Instant checkedAt) {}
+    public record Recount(String appId, String endpointId, long accepted, long found, long retired, Instant checkedAt) {}
 
     /** Leases that expired more than the grace ago without being rescued. */
     public record Stuck(String appId, String endpointId, long count, Instant oldestExpiry) {}
@@ -99,19 +101,21 @@ public final class AuditStore {
         return jdbc.tx(c -> {
             Jdbc.update(c, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
             List<Recount> out = Jdbc.query(c, """
-                    WITH acc AS (SELECT app_id, endpoint_id, sum(n) AS accepted
-                                   FROM (SELECT app_id, endpoint_id, n FROM delivery_tally WHERE state = 'accepted'
-                                         UNION ALL SELECT app_id, endpoint_id, n FROM delivery_tally_delta WHERE state = 'accepted') t
+                    WITH acc AS (SELECT app_id, endpoint_id, sum(n) FILTER (WHERE state = 'accepted') AS accepted,
+                                        sum(n) FILTER (WHERE state = 'retired') AS retired
+                                   FROM (SELECT app_id, endpoint_id, state, n FROM delivery_tally WHERE state IN ('accepted', 'retired')
+                                         UNION ALL SELECT app_id, endpoint_id, state, n FROM delivery_tally_delta
+                                                    WHERE state IN ('accepted', 'retired')) t
                                   GROUP BY 1, 2),
                          rows AS (SELECT app_id, endpoint_id, count(*) AS found FROM delivery GROUP BY 1, 2)
                     SELECT coalesce(a.app_id, r.app_id) AS app_id, coalesce(a.endpoint_id, r.endpoint_id) AS endpoint_id,
-                           coalesce(a.accepted, 0) AS accepted, coalesce(r.found, 0) AS found
+                           coalesce(a.accepted, 0) AS accepted, coalesce(r.found, 0) AS found, coalesce(a.retired, 0) AS retired
                       FROM acc a FULL JOIN rows r ON r.app_id = a.app_id AND r.endpoint_id = a.endpoint_id""",
-                    rs -> new Recount(rs.getString(1), rs.getString(2), rs.getLong(3), rs.getLong(4), now));
+                    rs -> new Recount(rs.getString(1), rs.getString(2), rs.getLong(3), rs.getLong(4), rs.getLong(5), now));
             Jdbc.update(c, "DELETE FROM audit_reconciliation");
             for (Recount r : out) {
-                Jdbc.update(c, "INSERT INTO audit_reconciliation (app_id, endpoint_id, accepted, found, checked_at) VALUES (?,?,?,?,?)",
-                        r.appId(), r.endpointId(), r.accepted(), r.found(), now);
+                Jdbc.update(c, "INSERT INTO audit_reconciliation (app_id, endpoint_id, accepted, found, retired, checked_at) VALUES (?,?,?,?,?,?)",
+                        r.appId(), r.endpointId(), r.accepted(), r.found(), r.retired(), now);
             }
             return out;
         });
@@ -119,8 +123,9 @@ public final class AuditStore {
 
     /** The last reconciliation, optionally of one application. */
     public List<Recount> lastRecount(String appId) {
-        return jdbc.query("SELECT app_id, endpoint_id, accepted, found, checked_at FROM audit_reconciliation WHERE ?::text IS NULL OR app_id = ?",
-                rs -> new Recount(rs.getString(1), rs.getString(2), rs.getLong(3), rs.getLong(4), Jdbc.instant(rs, "checked_at")), appId, appId);
+        return jdbc.query("SELECT app_id, endpoint_id, accepted, found, retired, checked_at FROM audit_reconciliation WHERE ?::text IS NULL OR app_id = ?",
+                rs -> new Recount(rs.getString(1), rs.getString(2), rs.getLong(3), rs.getLong(4), rs.getLong(5), Jdbc.instant(rs, "checked_at")),
+                appId, appId);
     }
 
     /** Unaccounted deliveries per application: by the counters now, plus what the last recount could not find. */
@@ -130,7 +135,7 @@ public final class AuditStore {
                 WITH t AS (SELECT app_id, sum(CASE WHEN state = 'accepted' THEN n ELSE -n END) AS gap
                              FROM (SELECT app_id, state, n FROM delivery_tally UNION ALL SELECT app_id, state, n FROM delivery_tally_delta) x
                             GROUP BY app_id),
-                     r AS (SELECT app_id, sum(greatest(accepted - found, 0)) AS missing FROM audit_reconciliation GROUP BY app_id)
+                     r AS (SELECT app_id, sum(greatest(accepted - found - retired, 0)) AS missing FROM audit_reconciliation GROUP BY app_id)
                 SELECT coalesce(t.app_id, r.app_id) AS app_id, abs(coalesce(t.gap, 0)) + coalesce(r.missing, 0) AS n
                   FROM t FULL JOIN r ON r.app_id = t.app_id""",
                 rs -> out.add(new AlertStore.Observation(rs.getString(1), rs.getString(1), rs.getLong(2), rs.getLong(2))));

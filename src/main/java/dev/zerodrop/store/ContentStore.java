@@ -19,6 +19,8 @@ import java.util.Map;
  */
 public final class ContentStore {
     public static final String REASON = "content expunged";
+    /** Why a delivery whose message's payload outlived its retention is discarded. */
+    public static final String EXPIRED = "content expired";
 
     /** What one batch of an expunge-all did: messages looked at, the last id, payloads removed, deliveries discarded. */
     public record Purged(int scanned, String last, long purged, long discarded) {}
@@ -45,7 +47,7 @@ public final class ContentStore {
             List<String> cleared = Jdbc.query(c, """
                     UPDATE message SET payload = NULL WHERE app_id = ? AND id = ANY (?::text[]) AND payload IS NOT NULL RETURNING id""",
                     rs -> rs.getString(1), appId, ids);
-            discardWaiting(c, cleared, actor, now);
+            discardWaiting(c, cleared, actor, REASON, now);
             Map<String, Boolean> out = new LinkedHashMap<>();
             for (String ref : refs) out.put(ref, found.containsKey(ref));
             return out;
@@ -66,7 +68,7 @@ public final class ContentStore {
                 UPDATE message SET payload = NULL
                  WHERE app_id = ? AND id = ANY (?::text[]) AND payload IS NOT NULL AND created_at <= ? RETURNING id""",
                 rs -> rs.getString(1), appId, scanned.toArray(String[]::new), createdBy);
-        long discarded = discardWaiting(c, cleared, actor, now);
+        long discarded = discardWaiting(c, cleared, actor, REASON, now);
         return new Purged(scanned.size(), scanned.getLast(), cleared.size(), discarded);
     }
 
@@ -74,7 +76,7 @@ public final class ContentStore {
      * Discards the waiting deliveries of messages just expunged, each with a 'discard' action, and
      * removes the payload from the idempotent responses that created them. Returns how many were discarded.
      */
-    private static long discardWaiting(Connection c, List<String> msgIds, String actor, Instant now) throws SQLException {
+    private static long discardWaiting(Connection c, List<String> msgIds, String actor, String reason, Instant now) throws SQLException {
         if (msgIds.isEmpty()) return 0;
         IdempotencyStore.forgetPayloads(c, msgIds);
         return Jdbc.queryOne(c, """
@@ -86,6 +88,23 @@ public final class ContentStore {
                     INSERT INTO delivery_action (delivery_id, action, actor, reason, created_at)
                     SELECT id, 'discard', ?, ?, ? FROM d)
                 SELECT count(*) FROM d""",
-                rs -> rs.getLong(1), REASON, now, now, msgIds.toArray(String[]::new), actor, REASON, now).orElse(0L);
+                rs -> rs.getLong(1), reason, now, now, msgIds.toArray(String[]::new), actor, reason, now).orElse(0L);
+    }
+
+    /**
+     * Removes, in one batch of at most {@code limit}, the payloads whose own retention (shorter than
+     * the history's) ended before {@code now}; their waiting deliveries are discarded with the reason
+     * {@value #EXPIRED}, as an expunge does. Returns how many payloads went.
+     */
+    public int expirePayloads(Instant now, int limit) {
+        return jdbc.tx(c -> {
+            List<String> cleared = Jdbc.query(c, """
+                    WITH due AS (SELECT id, part_at FROM message WHERE payload IS NOT NULL AND payload_expires_at < ?
+                                  ORDER BY payload_expires_at LIMIT ? FOR UPDATE SKIP LOCKED)
+                    UPDATE message m SET payload = NULL FROM due WHERE m.id = due.id AND m.part_at = due.part_at RETURNING m.id""",
+                    rs -> rs.getString(1), now, limit);
+            discardWaiting(c, cleared, "retention", EXPIRED, now);
+            return cleared.size();
+        });
     }
 }

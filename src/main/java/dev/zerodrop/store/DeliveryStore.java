@@ -24,9 +24,10 @@ public final class DeliveryStore {
     /**
      * A delivery leased to this node, with everything needed to send it. {@code payload} is null when
      * the message's content was expunged: it must not be sent. {@code lostLeases} counts the
-     * lost-lease attempts in a row just before this claim.
+     * lost-lease attempts in a row just before this claim. {@code partAt} is the delivery's partition
+     * key (its message's acceptance time): outcomes carry it so that their writes touch one partition.
      */
-    public record Claimed(long id, long leaseToken, int attempts, int budgetBase, int lostLeases, boolean manual, Instant dueAt,
+    public record Claimed(long id, Instant partAt, long leaseToken, int attempts, int budgetBase, int lostLeases, boolean manual, Instant dueAt,
                           String msgId, String appId, String endpointId, String eventType, Instant msgCreatedAt,
                           byte[] payload, String url, Map<String, String> headers,
                           String secret, List<EndpointStore.OldSecret> oldSecrets, Integer throttleRate) {
@@ -44,7 +45,7 @@ public final class DeliveryStore {
      * does not use up the retry budget. {@code lostLeases}: the delivery's lost leases in a row after
      * this outcome. {@code reason}: why it ended (dead by lost leases, discarded), or null.
      */
-    public record Completion(long deliveryId, long leaseToken, DeliveryState newState, Instant nextAttemptAt,
+    public record Completion(long deliveryId, Instant partAt, long leaseToken, DeliveryState newState, Instant nextAttemptAt,
                              boolean disableEndpoint, Attempt attempt, boolean refundBudget, int lostLeases, String reason,
                              Sli sli) {}
 
@@ -56,36 +57,42 @@ public final class DeliveryStore {
     public record Sli(long dispatchMs, boolean ended, long deliveredMs) {}
 
     /** A delivery whose lease expired: the rescuer turns it into a {@code lost-lease} attempt. */
-    public record Expired(long id, long leaseToken, int attempts, int budgetBase, int lostLeases, boolean manual,
+    public record Expired(long id, Instant partAt, long leaseToken, int attempts, int budgetBase, int lostLeases, boolean manual,
                           String msgId, String endpointId, String appId, String url) {}
 
 
-    private static final String CLAIM = """
+    static final String CLAIM = """
             WITH head AS MATERIALIZED (
-                SELECT id FROM delivery
+                SELECT id, part_at FROM delivery
                  WHERE state = 'pending' AND next_attempt_at <= ?
                  ORDER BY next_attempt_at
                  LIMIT ? FOR UPDATE SKIP LOCKED),
             tail AS MATERIALIZED (
-                SELECT id FROM delivery
+                SELECT id, part_at FROM delivery
                  WHERE state = 'pending' AND next_attempt_at <= ? AND id NOT IN (SELECT id FROM head)
                  ORDER BY next_attempt_at DESC
                  LIMIT ? FOR UPDATE SKIP LOCKED),
-            due AS (SELECT id FROM head UNION ALL SELECT id FROM tail),
+            due AS (SELECT id, part_at FROM head UNION ALL SELECT id, part_at FROM tail),
             c AS (
                 UPDATE delivery d
                    SET state = 'sending', lease_token = d.lease_token + 1, lease_expires_at = ?, updated_at = ?
-                  FROM due WHERE d.id = due.id
-                RETURNING d.id, d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.budget_base, d.lost_leases, d.manual, d.lease_token, d.next_attempt_at)
-            SELECT c.id, c.msg_id, c.endpoint_id, c.app_id, c.attempts, c.budget_base, c.lost_leases, c.manual, c.lease_token, c.next_attempt_at,
+                  FROM due WHERE d.id = due.id AND d.part_at = due.part_at
+                RETURNING d.id, d.part_at, d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.budget_base, d.lost_leases, d.manual, d.lease_token,
+                          d.next_attempt_at)
+            SELECT c.id, c.part_at, c.msg_id, c.endpoint_id, c.app_id, c.attempts, c.budget_base, c.lost_leases, c.manual, c.lease_token,
+                   c.next_attempt_at,
                    m.payload, m.created_at AS msg_created_at, m.event_type,
                    e.url, e.headers::text AS headers, e.secret, e.old_secrets::text AS old_secrets, e.throttle_rate
-              FROM c JOIN message m ON m.id = c.msg_id JOIN endpoint e ON e.id = c.endpoint_id""";
+              FROM c JOIN message m ON m.id = c.msg_id AND m.part_at = c.part_at JOIN endpoint e ON e.id = c.endpoint_id""";
 
     /**
      * The fenced outcome write: only a row still leased with this token changes. The fence is in the
      * UPDATE's own WHERE, so a row changed concurrently (a rescue, a delete) is re-checked against it
-     * before it is written. It runs with sequential scans disabled (see completeIn).
+     * before it is written. Every outcome is one primary-key lookup, in the one partition its
+     * {@code part_at} names (run-time pruning), with the plan settings of keyLookups. The state it
+     * must still be in ('sending') comes with each row ({@code v.leased}) rather than as a constant:
+     * statistics taken while nothing was in flight call a constant filter empty, and a scan of every
+     * partition then looks free.
      */
     static final String COMPLETE = """
             UPDATE delivery d
@@ -94,10 +101,11 @@ public final class DeliveryStore {
                    attempts = coalesce(v.attempt_no, d.attempts), budget_base = d.budget_base + v.refund, manual = false,
                    lost_leases = v.lost_leases, reason = v.reason, lease_expires_at = NULL, updated_at = ?,
                    state_changed_at = CASE WHEN v.state IN ('dead', 'discarded') THEN ?::timestamptz ELSE d.state_changed_at END
-              FROM unnest(?::bigint[], ?::bigint[], ?::text[], ?::timestamptz[], ?::int[], ?::int[], ?::int[], ?::text[])
-                   AS v(id, token, state, next, attempt_no, refund, lost_leases, reason),
+              FROM unnest(?::bigint[], ?::bigint[], ?::text[], ?::timestamptz[], ?::int[], ?::int[], ?::int[], ?::text[], ?::timestamptz[],
+                          ?::text[])
+                   AS v(id, token, state, next, attempt_no, refund, lost_leases, reason, part_at, leased),
                    endpoint e
-             WHERE d.id = v.id AND d.lease_token = v.token AND d.state = 'sending' AND e.id = d.endpoint_id
+             WHERE d.id = v.id AND d.part_at = v.part_at AND d.lease_token = v.token AND d.state = v.leased AND e.id = d.endpoint_id
             RETURNING d.id, d.lease_token""";
 
     private final Jdbc jdbc;
@@ -116,7 +124,23 @@ public final class DeliveryStore {
         int head = (limit + 1) / 2;
         // A claim is a durable commit like any other: if a crash could undo it, the next claim would
         // hand out the same fencing token again, and a stale worker could pass the fence.
-        return jdbc.run(c -> Jdbc.query(c, CLAIM, DeliveryStore::mapClaimed, now, head, now, limit - head, now.plus(lease), now));
+        return jdbc.tx(c -> {
+            keyLookups(c);
+            return Jdbc.query(c, CLAIM, DeliveryStore::mapClaimed, now, head, now, limit - head, now.plus(lease), now);
+        });
+    }
+
+    /**
+     * The hot statements find each of their rows by key, in its own partition: a nested loop of
+     * index lookups. A scan of the whole table or partition (sequential, or an index read end to end
+     * into a hash or merge join) can look cheaper to the planner, above all with statistics taken
+     * while few deliveries were in flight; never let it (this transaction only). Seen under a
+     * backlog: the completion scanned every leased row once per outcome.
+     */
+    static void keyLookups(Connection c) throws SQLException {
+        Jdbc.update(c, "SET LOCAL enable_seqscan = off");
+        Jdbc.update(c, "SET LOCAL enable_hashjoin = off");
+        Jdbc.update(c, "SET LOCAL enable_mergejoin = off");
     }
 
     /**
@@ -139,46 +163,9 @@ public final class DeliveryStore {
      * a delivery whose lease it had lost), and only the current one may be recorded.
      */
     private Set<Completion> completeIn(Connection c, List<Completion> completions, Instant now) throws SQLException {
-        int size = completions.size();
-        Long[] ids = new Long[size];
-        Long[] tokens = new Long[size];
-        String[] states = new String[size];
-        java.sql.Timestamp[] next = new java.sql.Timestamp[size];
-        Integer[] attemptNos = new Integer[size];
-        Integer[] refunds = new Integer[size];
-        Integer[] lostLeases = new Integer[size];
-        String[] reasons = new String[size];
-        for (int i = 0; i < size; i++) {
-            Completion x = completions.get(i);
-            ids[i] = x.deliveryId();
-            tokens[i] = x.leaseToken();
-            states[i] = x.newState().label();
-            next[i] = x.nextAttemptAt() == null ? null : java.sql.Timestamp.from(x.nextAttemptAt());
-            attemptNos[i] = x.attempt() == null ? null : x.attempt().attemptNo();
-            refunds[i] = x.refundBudget() ? 1 : 0;
-            lostLeases[i] = x.lostLeases();
-            reasons[i] = x.reason();
-        }
+        keyLookups(c);
         Set<String> won = new HashSet<>(); // "deliveryId:leaseToken" of every row the fence let through
-        // Statistics taken while few deliveries were in flight make 'sending' look empty, and the
-        // planner would then scan every leased row once per outcome. Each outcome is one primary-key
-        // lookup; never let a sequential scan look cheaper (this transaction only).
-        Jdbc.update(c, "SET LOCAL enable_seqscan = off");
-        try (PreparedStatement ps = c.prepareStatement(COMPLETE)) {
-            ps.setObject(1, java.time.OffsetDateTime.ofInstant(now, java.time.ZoneOffset.UTC));
-            ps.setObject(2, java.time.OffsetDateTime.ofInstant(now, java.time.ZoneOffset.UTC)); // state_changed_at
-            ps.setArray(3, c.createArrayOf("bigint", ids));
-            ps.setArray(4, c.createArrayOf("bigint", tokens));
-            ps.setArray(5, c.createArrayOf("text", states));
-            ps.setArray(6, c.createArrayOf("timestamptz", next));
-            ps.setArray(7, c.createArrayOf("integer", attemptNos));
-            ps.setArray(8, c.createArrayOf("integer", refunds));
-            ps.setArray(9, c.createArrayOf("integer", lostLeases));
-            ps.setArray(10, c.createArrayOf("text", reasons));
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) won.add(rs.getLong(1) + ":" + rs.getLong(2));
-            }
-        }
+        fence(c, completions, now, won);
         List<Attempt> rows = new ArrayList<>(won.size());
         Set<Completion> superseded = new HashSet<>();
         for (Completion x : completions) {
@@ -197,8 +184,59 @@ public final class DeliveryStore {
         return superseded;
     }
 
+    /** {@code n} times 'sending': the state a fenced write expects, one per row (see COMPLETE). */
+    private static String[] leased(int n) {
+        String[] s = new String[n];
+        java.util.Arrays.fill(s, DeliveryState.SENDING.label());
+        return s;
+    }
+
+    /** The fenced write of the completions; adds the winners to {@code won}. */
+    private static void fence(Connection c, List<Completion> completions, Instant now, Set<String> won)
+            throws SQLException {
+        int size = completions.size();
+        Long[] ids = new Long[size];
+        Long[] tokens = new Long[size];
+        String[] states = new String[size];
+        java.sql.Timestamp[] next = new java.sql.Timestamp[size];
+        Integer[] attemptNos = new Integer[size];
+        Integer[] refunds = new Integer[size];
+        Integer[] lostLeases = new Integer[size];
+        String[] reasons = new String[size];
+        java.sql.Timestamp[] parts = new java.sql.Timestamp[size];
+        for (int i = 0; i < size; i++) {
+            Completion x = completions.get(i);
+            ids[i] = x.deliveryId();
+            parts[i] = java.sql.Timestamp.from(x.partAt());
+            tokens[i] = x.leaseToken();
+            states[i] = x.newState().label();
+            next[i] = x.nextAttemptAt() == null ? null : java.sql.Timestamp.from(x.nextAttemptAt());
+            attemptNos[i] = x.attempt() == null ? null : x.attempt().attemptNo();
+            refunds[i] = x.refundBudget() ? 1 : 0;
+            lostLeases[i] = x.lostLeases();
+            reasons[i] = x.reason();
+        }
+        try (PreparedStatement ps = c.prepareStatement(COMPLETE)) {
+            ps.setObject(1, java.time.OffsetDateTime.ofInstant(now, java.time.ZoneOffset.UTC));
+            ps.setObject(2, java.time.OffsetDateTime.ofInstant(now, java.time.ZoneOffset.UTC)); // state_changed_at
+            ps.setArray(3, c.createArrayOf("bigint", ids));
+            ps.setArray(4, c.createArrayOf("bigint", tokens));
+            ps.setArray(5, c.createArrayOf("text", states));
+            ps.setArray(6, c.createArrayOf("timestamptz", next));
+            ps.setArray(7, c.createArrayOf("integer", attemptNos));
+            ps.setArray(8, c.createArrayOf("integer", refunds));
+            ps.setArray(9, c.createArrayOf("integer", lostLeases));
+            ps.setArray(10, c.createArrayOf("text", reasons));
+            ps.setArray(11, c.createArrayOf("timestamptz", parts));
+            ps.setArray(12, c.createArrayOf("text", leased(size)));
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) won.add(rs.getLong(1) + ":" + rs.getLong(2));
+            }
+        }
+    }
+
     /** Error classes that say nothing about the endpoint's health: a crash or a bug of ZeroDrop's own. */
-    private static final Set<String> NOT_ABOUT_THE_ENDPOINT = Set.of("lost-lease", "internal");
+    private static final Set<String> NOT_ABOUT_THE_ENDPOINT = Set.of("lost-lease", "internal", "refused");
 
     private static final long[] BOUNDS_MS = {1_000, 5_000, 30_000, 60_000, 300_000, 3_600_000};
 
@@ -328,12 +366,13 @@ public final class DeliveryStore {
     public int rescue(Instant now, int limit, java.util.function.Function<Expired, Completion> decide) {
         return jdbc.tx(c -> {
             List<Expired> expired = Jdbc.query(c, """
-                    SELECT d.id, d.lease_token, d.attempts, d.budget_base, d.lost_leases, d.manual, d.msg_id, d.endpoint_id, d.app_id, e.url
+                    SELECT d.id, d.part_at, d.lease_token, d.attempts, d.budget_base, d.lost_leases, d.manual, d.msg_id, d.endpoint_id,
+                           d.app_id, e.url
                       FROM delivery d JOIN endpoint e ON e.id = d.endpoint_id
                      WHERE d.state = 'sending' AND d.lease_expires_at < ?
                      ORDER BY d.lease_expires_at
                      LIMIT ? FOR UPDATE OF d SKIP LOCKED""",
-                    rs -> new Expired(rs.getLong("id"), rs.getLong("lease_token"), rs.getInt("attempts"), rs.getInt("budget_base"),
+                    rs -> new Expired(rs.getLong("id"), Jdbc.instant(rs, "part_at"), rs.getLong("lease_token"), rs.getInt("attempts"), rs.getInt("budget_base"),
                             rs.getInt("lost_leases"), rs.getBoolean("manual"), rs.getString("msg_id"), rs.getString("endpoint_id"), rs.getString("app_id"),
                             rs.getString("url")),
                     now, limit);
@@ -350,18 +389,27 @@ public final class DeliveryStore {
      */
     public void release(List<Claimed> claims, Instant dueAt, Instant now) {
         if (claims.isEmpty()) return;
+        jdbc.tx(c -> {
+            keyLookups(c); // as in completeIn: one primary-key lookup per delivery, in its partition
+            releaseIn(c, claims, dueAt, now);
+            return null;
+        });
+    }
+
+    private static void releaseIn(Connection c, List<Claimed> claims, Instant dueAt, Instant now) throws SQLException {
         Long[] ids = claims.stream().map(Claimed::id).toArray(Long[]::new);
         Long[] tokens = claims.stream().map(Claimed::leaseToken).toArray(Long[]::new);
-        jdbc.tx(c -> {
-            Jdbc.update(c, "SET LOCAL enable_seqscan = off"); // as in completeIn: one primary-key lookup per delivery
-            return Jdbc.update(c, """
+        java.sql.Timestamp[] parts = claims.stream().map(x -> java.sql.Timestamp.from(x.partAt())).toArray(java.sql.Timestamp[]::new);
+        {
+            Jdbc.update(c, """
                     UPDATE delivery d SET state = CASE WHEN e.disabled THEN 'held' ELSE 'pending' END,
                            next_attempt_at = CASE WHEN e.disabled THEN NULL ELSE coalesce(?::timestamptz, d.next_attempt_at) END,
                            lease_expires_at = NULL, updated_at = ?
-                      FROM unnest(?::bigint[], ?::bigint[]) AS v(id, token), endpoint e
-                     WHERE d.id = v.id AND d.lease_token = v.token AND d.state = 'sending' AND e.id = d.endpoint_id""",
-                    dueAt, now, ids, tokens);
-        });
+                      FROM unnest(?::bigint[], ?::bigint[], ?::timestamptz[], ?::text[]) AS v(id, token, part_at, leased), endpoint e
+                     WHERE d.id = v.id AND d.part_at = v.part_at AND d.lease_token = v.token AND d.state = v.leased
+                       AND e.id = d.endpoint_id""",
+                    dueAt, now, ids, tokens, parts, leased(claims.size()));
+        }
     }
 
     /** The outcome of a resend. */
@@ -375,17 +423,18 @@ public final class DeliveryStore {
      */
     public Resend resend(String appId, String msgId, String endpointId, Instant now) {
         return jdbc.tx(c -> {
-            boolean expunged = Jdbc.queryOne(c, "SELECT payload IS NULL FROM message WHERE id = ? AND app_id = ? FOR SHARE",
-                    rs -> rs.getBoolean(1), msgId, appId).orElse(true);
-            if (expunged) return Resend.CONTENT_EXPUNGED;
+            var msg = Jdbc.queryOne(c, "SELECT part_at FROM message WHERE id = ? AND app_id = ? AND payload IS NOT NULL FOR SHARE",
+                    rs -> Jdbc.instant(rs, "part_at"), msgId, appId);
+            if (msg.isEmpty()) return Resend.CONTENT_EXPUNGED;
+            // A delivery lives in its message's partition: the same part_at.
             int n = Jdbc.update(c, """
-                    INSERT INTO delivery (msg_id, endpoint_id, app_id, state, manual, next_attempt_at, created_at, updated_at)
-                    SELECT ?, e.id, ?, 'pending', true, ?, ?, ? FROM endpoint e WHERE e.id = ? AND NOT e.disabled
-                    ON CONFLICT (msg_id, endpoint_id) DO UPDATE
+                    INSERT INTO delivery (msg_id, endpoint_id, app_id, state, manual, next_attempt_at, created_at, updated_at, part_at)
+                    SELECT ?, e.id, ?, 'pending', true, ?, ?, ?, ? FROM endpoint e WHERE e.id = ? AND NOT e.disabled
+                    ON CONFLICT (msg_id, endpoint_id, part_at) DO UPDATE
                        SET state = 'pending', manual = true, budget_base = delivery.attempts, lost_leases = 0, next_attempt_at = EXCLUDED.next_attempt_at,
                            reason = NULL, updated_at = EXCLUDED.updated_at
                      WHERE delivery.state IN ('delivered', 'dead', 'pending', 'discarded')""",
-                    msgId, appId, now, now, now, endpointId);
+                    msgId, appId, now, now, now, msg.get(), endpointId);
             if (n > 0) return Resend.SCHEDULED;
             // Nothing changed: either the delivery is in flight already (fine), or the endpoint is disabled.
             boolean disabled = Jdbc.queryOne(c, "SELECT disabled FROM endpoint WHERE id = ?", rs -> rs.getBoolean(1), endpointId).orElse(true);
@@ -395,7 +444,7 @@ public final class DeliveryStore {
 
     static Claimed mapClaimed(ResultSet rs) throws SQLException {
         List<EndpointStore.OldSecret> old = EndpointStore.oldSecrets(rs.getString("old_secrets"));
-        return new Claimed(rs.getLong("id"), rs.getLong("lease_token"), rs.getInt("attempts"), rs.getInt("budget_base"),
+        return new Claimed(rs.getLong("id"), Jdbc.instant(rs, "part_at"), rs.getLong("lease_token"), rs.getInt("attempts"), rs.getInt("budget_base"),
                 rs.getInt("lost_leases"), rs.getBoolean("manual"), Jdbc.instant(rs, "next_attempt_at"), rs.getString("msg_id"),
                 rs.getString("app_id"), rs.getString("endpoint_id"), rs.getString("event_type"), Jdbc.instant(rs, "msg_created_at"),
                 rs.getBytes("payload"),

@@ -89,7 +89,7 @@ public final class DlqStore {
                    la.id AS la_id, la.response_status, la.error_class, la.created_at AS la_created_at, la.response,
                    money.amount, money.currency, money.scale
               FROM delivery d
-              JOIN message m ON m.id = d.msg_id
+              JOIN message m ON m.id = d.msg_id AND m.part_at = d.part_at
               LEFT JOIN money_app ma ON ma.id = d.app_id
               %s
               %s
@@ -148,7 +148,7 @@ public final class DlqStore {
     public Changed replay(Selection s, String actor, int ratePerSecond, Instant now) {
         StringBuilder selected = new StringBuilder("""
                 SELECT d.id, d.endpoint_id, e.disabled FROM delivery d
-                  JOIN message m ON m.id = d.msg_id
+                  JOIN message m ON m.id = d.msg_id AND m.part_at = d.part_at
                   JOIN endpoint e ON e.id = d.endpoint_id
                  WHERE d.state = 'dead' AND e.deleted_at IS NULL AND m.payload IS NOT NULL""");
         List<Object> params = new ArrayList<>();
@@ -184,7 +184,7 @@ public final class DlqStore {
 
     /** Moves the selected {@code dead} deliveries to {@code discarded} with a reason, recording a 'discard' action for each. */
     public Changed discard(Selection s, String actor, String reason, Instant now) {
-        StringBuilder selected = new StringBuilder("SELECT d.id FROM delivery d JOIN message m ON m.id = d.msg_id WHERE d.state = 'dead'");
+        StringBuilder selected = new StringBuilder("SELECT d.id FROM delivery d JOIN message m ON m.id = d.msg_id AND m.part_at = d.part_at WHERE d.state = 'dead'");
         List<Object> params = new ArrayList<>();
         where(selected, params, s);
         selected.append(" ORDER BY d.id FOR UPDATE OF d");
@@ -199,7 +199,7 @@ public final class DlqStore {
      */
     public int expire(Instant cutoff, Instant now, int limit) {
         String selected = """
-                SELECT d.id FROM delivery d JOIN message m ON m.id = d.msg_id
+                SELECT d.id FROM delivery d JOIN message m ON m.id = d.msg_id AND m.part_at = d.part_at
                  WHERE d.state = 'dead' AND m.created_at < ?
                  ORDER BY d.id LIMIT ? FOR UPDATE OF d SKIP LOCKED""";
         List<Object> params = List.of(cutoff, limit, "retention", now, now, "system", "retention", now);
@@ -287,7 +287,7 @@ public final class DlqStore {
                     SELECT money.currency, money.scale, sum(money.amount::numeric) AS total
                       FROM money_app ma
                       JOIN delivery d ON d.app_id = ma.id
-                      JOIN message m ON m.id = d.msg_id
+                      JOIN message m ON m.id = d.msg_id AND m.part_at = d.part_at
                       %s
                      WHERE d.state = %s AND (?::text IS NULL OR ma.id = ?) AND money.amount IS NOT NULL
                      GROUP BY money.currency, money.scale""".formatted(MONEY_APPS, MONEY_LATERAL, literal(state)),

@@ -16,7 +16,7 @@ public final class MessageStore {
     /**
      * A message to create. {@code payload} is the exact bytes that will be signed and sent.
      * {@code payloadRetentionHours} is how long the caller asked the payload to be kept (null: the
-     * default); it is stored, not yet enforced.
+     * server's default, see {@link Retention}).
      */
     public record NewMessage(String id, String appId, String eventType, String eventId, List<String> channels,
                              byte[] payload, Instant createdAt, Instant deliverAt, List<String> tags,
@@ -52,10 +52,31 @@ public final class MessageStore {
     /** The filters of the message listings. Null means no filter. */
     public record Filter(String channel, String tag, List<String> eventTypes, Instant before, Instant after) {}
 
+    /**
+     * How long history and payloads are kept. A message's payload goes with its partition, after
+     * {@code history}, unless its own payload retention (asked for, or {@code payload} by default)
+     * is shorter: then it goes at {@code payload_expires_at}.
+     */
+    public record Retention(java.time.Duration history, java.time.Duration payload) {
+        public static final Retention DEFAULT = new Retention(java.time.Duration.ofDays(90), java.time.Duration.ofDays(90));
+
+        /** When the payload of a message created at {@code created} goes before its partition does, or null. */
+        Instant payloadExpiry(Instant created, Integer askedHours) {
+            java.time.Duration keep = askedHours != null ? java.time.Duration.ofHours(askedHours) : payload;
+            return keep.compareTo(history) < 0 ? created.plus(keep) : null;
+        }
+    }
+
     private final Jdbc jdbc;
+    private final Retention retention;
 
     public MessageStore(Jdbc jdbc) {
+        this(jdbc, Retention.DEFAULT);
+    }
+
+    public MessageStore(Jdbc jdbc, Retention retention) {
         this.jdbc = jdbc;
+        this.retention = retention;
     }
 
     /**
@@ -103,38 +124,23 @@ public final class MessageStore {
         return jdbc.tx(c -> createAllIn(c, batch, leaseUntil));
     }
 
-    private static Batch createAllIn(Connection c, List<Submission> batch, Instant leaseUntil) throws SQLException {
+    private Batch createAllIn(Connection c, List<Submission> batch, Instant leaseUntil) throws SQLException {
         int n = batch.size();
         String[] ids = new String[n], apps = new String[n], types = new String[n], eventIds = new String[n], channels = new String[n];
-        String[] tags = new String[n];
-        Integer[] retention = new Integer[n];
-        byte[][] payloads = new byte[n][];
         java.sql.Timestamp[] created = new java.sql.Timestamp[n], first = new java.sql.Timestamp[n];
+        List<NewMessage> messages = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
             NewMessage m = batch.get(i).message();
+            messages.add(m);
             ids[i] = m.id();
             apps[i] = m.appId();
             types[i] = m.eventType();
             eventIds[i] = m.eventId();
             channels[i] = m.channels() == null ? null : dev.zerodrop.core.Json.write(m.channels());
-            tags[i] = m.tags() == null ? null : dev.zerodrop.core.Json.write(m.tags());
-            retention[i] = m.payloadRetentionHours();
-            payloads[i] = m.payload();
             created[i] = java.sql.Timestamp.from(m.createdAt());
             first[i] = java.sql.Timestamp.from(m.firstAttemptAt());
         }
-        java.util.Set<String> inserted = new java.util.HashSet<>(Jdbc.query(c, """
-                INSERT INTO message (id, app_id, event_type, event_id, channels, payload, created_at, tags, payload_retention_hours)
-                SELECT v.id, v.app_id, v.event_type, v.event_id,
-                       CASE WHEN v.channels IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(v.channels::jsonb)) END,
-                       v.payload, v.created_at,
-                       CASE WHEN v.tags IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(v.tags::jsonb)) END,
-                       v.retention
-                  FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bytea[], ?::timestamptz[], ?::text[], ?::int[])
-                       AS v(id, app_id, event_type, event_id, channels, payload, created_at, tags, retention)
-                ON CONFLICT (app_id, event_id) WHERE event_id IS NOT NULL DO NOTHING
-                RETURNING id""",
-                rs -> rs.getString(1), ids, apps, types, eventIds, channels, payloads, created, tags, retention));
+        java.util.Set<String> inserted = insertMessages(c, messages);
         java.util.Map<String, Integer> fanOut = new java.util.HashMap<>();
         java.util.Map<String, Integer> leasedCount = new java.util.HashMap<>();
         List<DeliveryStore.Claimed> leased = new ArrayList<>();
@@ -145,10 +151,10 @@ public final class MessageStore {
             Jdbc.query(c, """
                     WITH d AS (
                         INSERT INTO delivery (msg_id, endpoint_id, app_id, state, next_attempt_at, lease_token, lease_expires_at,
-                                              created_at, updated_at)
+                                              created_at, updated_at, part_at)
                         SELECT v.id, e.id, e.app_id, s.state, CASE WHEN e.disabled THEN NULL ELSE v.first_at END,
                                CASE WHEN s.state = 'sending' THEN 1 ELSE 0 END,
-                               CASE WHEN s.state = 'sending' THEN ?::timestamptz END, v.created_at, v.created_at
+                               CASE WHEN s.state = 'sending' THEN ?::timestamptz END, v.created_at, v.created_at, v.created_at
                           FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::timestamptz[], ?::timestamptz[])
                                AS v(id, app_id, event_type, channels, first_at, created_at)
                           JOIN endpoint e ON e.app_id = v.app_id AND e.deleted_at IS NULL
@@ -160,8 +166,8 @@ public final class MessageStore {
                            AND (e.filter_types IS NULL OR v.event_type = ANY (e.filter_types))
                            AND (e.channels IS NULL OR e.channels && coalesce(
                                 ARRAY(SELECT jsonb_array_elements_text(v.channels::jsonb)), '{}'::text[]))
-                        RETURNING id, msg_id, endpoint_id, app_id, state, lease_token, next_attempt_at)
-                    SELECT d.id, d.msg_id, d.endpoint_id, d.app_id, d.state, d.lease_token, d.next_attempt_at,
+                        RETURNING id, msg_id, endpoint_id, app_id, state, lease_token, next_attempt_at, part_at)
+                    SELECT d.id, d.msg_id, d.endpoint_id, d.app_id, d.state, d.lease_token, d.next_attempt_at, d.part_at,
                            e.url, e.headers::text AS headers, e.secret, e.old_secrets::text AS old_secrets
                       FROM d LEFT JOIN endpoint e ON e.id = d.endpoint_id AND d.state = 'sending'""",
                     rs -> {
@@ -170,7 +176,7 @@ public final class MessageStore {
                         if (!"sending".equals(rs.getString("state"))) return null;
                         leasedCount.merge(msgId, 1, Integer::sum);
                         NewMessage m = byId.get(msgId);
-                        leased.add(new DeliveryStore.Claimed(rs.getLong("id"), rs.getLong("lease_token"), 0, 0, 0, false,
+                        leased.add(new DeliveryStore.Claimed(rs.getLong("id"), Jdbc.instant(rs, "part_at"), rs.getLong("lease_token"), 0, 0, 0, false,
                                 Jdbc.instant(rs, "next_attempt_at"), msgId, rs.getString("app_id"), rs.getString("endpoint_id"),
                                 m.eventType(), m.createdAt(), m.payload(), rs.getString("url"),
                                 dev.zerodrop.core.Json.stringMap(rs.getString("headers")), rs.getString("secret"),
@@ -194,39 +200,100 @@ public final class MessageStore {
         }
         if (!completions.isEmpty()) IdempotencyStore.completeAllIn(c, completions);
         for (int i : duplicates) {
-            String existing = Jdbc.queryOne(c, "SELECT id FROM message WHERE app_id = ? AND event_id = ?",
+            String existing = Jdbc.queryOne(c, "SELECT id FROM message WHERE app_id = ? AND event_id = ? ORDER BY part_at LIMIT 1",
                     rs -> rs.getString(1), apps[i], eventIds[i]).orElse("?");
             out.set(i, new Created.Duplicate(existing));
         }
         return new Batch(out, leased);
     }
 
+    /**
+     * Inserts the messages whose eventId is free (in the database, and earlier in the list), each in
+     * the partition of its acceptance time; returns the ids inserted. An eventId is unique per
+     * application while its message exists, across partitions, which no unique index can say: the
+     * eventIds of the batch are locked (transaction advisory locks, in a stable order so that
+     * concurrent batches cannot deadlock) and then looked up in every partition.
+     */
+    private java.util.Set<String> insertMessages(Connection c, List<NewMessage> messages) throws SQLException {
+        java.util.TreeMap<Long, Boolean> locks = new java.util.TreeMap<>();
+        List<String> lookupApps = new ArrayList<>();
+        List<String> lookupEvents = new ArrayList<>();
+        for (NewMessage m : messages) {
+            if (m.eventId() == null) continue;
+            locks.put(eventLock(m.appId(), m.eventId()), true);
+            lookupApps.add(m.appId());
+            lookupEvents.add(m.eventId());
+        }
+        java.util.Set<String> taken = new java.util.HashSet<>();
+        if (!locks.isEmpty()) {
+            Jdbc.query(c, "SELECT pg_advisory_xact_lock(k) FROM unnest(?::bigint[]) AS k", rs -> null,
+                    (Object) locks.keySet().toArray(Long[]::new));
+            Jdbc.query(c, """
+                    SELECT m.app_id, m.event_id FROM message m
+                      JOIN unnest(?::text[], ?::text[]) AS v(app_id, event_id) ON m.app_id = v.app_id AND m.event_id = v.event_id""",
+                    rs -> taken.add(rs.getString(1) + "\u0000" + rs.getString(2)),
+                    lookupApps.toArray(String[]::new), lookupEvents.toArray(String[]::new));
+        }
+        List<NewMessage> fresh = new ArrayList<>(messages.size());
+        for (NewMessage m : messages) {
+            if (m.eventId() == null || taken.add(m.appId() + "\u0000" + m.eventId())) fresh.add(m);
+        }
+        int n = fresh.size();
+        if (n == 0) return java.util.Set.of();
+        String[] ids = new String[n], apps = new String[n], types = new String[n], eventIds = new String[n], channels = new String[n];
+        String[] tags = new String[n];
+        Integer[] retentionHours = new Integer[n];
+        byte[][] payloads = new byte[n][];
+        java.sql.Timestamp[] created = new java.sql.Timestamp[n], payloadExpiry = new java.sql.Timestamp[n];
+        for (int i = 0; i < n; i++) {
+            NewMessage m = fresh.get(i);
+            ids[i] = m.id();
+            apps[i] = m.appId();
+            types[i] = m.eventType();
+            eventIds[i] = m.eventId();
+            channels[i] = m.channels() == null ? null : dev.zerodrop.core.Json.write(m.channels());
+            tags[i] = m.tags() == null ? null : dev.zerodrop.core.Json.write(m.tags());
+            retentionHours[i] = m.payloadRetentionHours();
+            payloads[i] = m.payload();
+            created[i] = java.sql.Timestamp.from(m.createdAt());
+            Instant expiry = retention.payloadExpiry(m.createdAt(), m.payloadRetentionHours());
+            payloadExpiry[i] = expiry == null ? null : java.sql.Timestamp.from(expiry);
+        }
+        return new java.util.HashSet<>(Jdbc.query(c, """
+                INSERT INTO message (id, app_id, event_type, event_id, channels, payload, created_at, tags, payload_retention_hours,
+                                     payload_expires_at, part_at)
+                SELECT v.id, v.app_id, v.event_type, v.event_id,
+                       CASE WHEN v.channels IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(v.channels::jsonb)) END,
+                       v.payload, v.created_at,
+                       CASE WHEN v.tags IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(v.tags::jsonb)) END,
+                       v.retention, v.payload_expires_at, v.created_at
+                  FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bytea[], ?::timestamptz[], ?::text[], ?::int[],
+                              ?::timestamptz[])
+                       AS v(id, app_id, event_type, event_id, channels, payload, created_at, tags, retention, payload_expires_at)
+                RETURNING id""",
+                rs -> rs.getString(1), ids, apps, types, eventIds, channels, payloads, created, tags, retentionHours, payloadExpiry));
+    }
+
+    /** The advisory lock key of an application's eventId (collisions only serialise, never wrongly refuse). */
+    private static long eventLock(String appId, String eventId) {
+        long h = 1125899906842597L;
+        for (char ch : (appId + "\u0000" + eventId).toCharArray()) h = 31 * h + ch;
+        return h ^ 0x5A45524F44524F50L;
+    }
+
     /** Stores a message with a single delivery to one endpoint (send-example). */
     public void createForEndpoint(NewMessage m, String endpointId) {
         jdbc.tx(c -> {
-            insertMessage(c, m);
+            if (insertMessages(c, List.of(m)).isEmpty()) {
+                throw new Conflict("A message with eventId '" + m.eventId() + "' already exists in this application");
+            }
             return Jdbc.update(c, """
-                    INSERT INTO delivery (msg_id, endpoint_id, app_id, state, next_attempt_at, created_at, updated_at)
+                    INSERT INTO delivery (msg_id, endpoint_id, app_id, state, next_attempt_at, created_at, updated_at, part_at)
                     SELECT ?, e.id, e.app_id, CASE WHEN e.disabled THEN 'held' ELSE 'pending' END,
-                           CASE WHEN e.disabled THEN NULL ELSE ?::timestamptz END, ?, ?
+                           CASE WHEN e.disabled THEN NULL ELSE ?::timestamptz END, ?, ?, ?
                       FROM endpoint e WHERE e.id = ?""",
-                    m.id(), m.firstAttemptAt(), m.createdAt(), m.createdAt(), endpointId);
+                    m.id(), m.firstAttemptAt(), m.createdAt(), m.createdAt(), m.createdAt(), endpointId);
         });
-    }
-
-    private static void insertMessage(Connection c, NewMessage m) throws SQLException {
-        List<String> inserted = Jdbc.query(c, """
-                INSERT INTO message (id, app_id, event_type, event_id, channels, payload, created_at, tags, payload_retention_hours)
-                VALUES (?,?,?,?,?,?,?,?,?)
-                ON CONFLICT (app_id, event_id) WHERE event_id IS NOT NULL DO NOTHING
-                RETURNING id""",
-                rs -> rs.getString(1), m.id(), m.appId(), m.eventType(), m.eventId(), EndpointStore.array(m.channels()),
-                m.payload(), m.createdAt(), EndpointStore.array(m.tags()), m.payloadRetentionHours());
-        if (inserted.isEmpty()) {
-            String existing = Jdbc.queryOne(c, "SELECT id FROM message WHERE app_id = ? AND event_id = ?",
-                    rs -> rs.getString(1), m.appId(), m.eventId()).orElse("?");
-            throw new Conflict("A message with eventId '" + m.eventId() + "' already exists in this application: " + existing);
-        }
     }
 
     public Optional<Message> find(String appId, String idOrEventId) {
@@ -268,7 +335,7 @@ public final class MessageStore {
     /** Messages sent (or being sent) to one endpoint, with that delivery's status, newest first. */
     public Page<MessageWithStatus> listForEndpoint(String endpointId, PageRequest page, Filter filter, List<String> states) {
         StringBuilder sql = new StringBuilder("SELECT " + COLUMNS + ", d.state, d.next_attempt_at, d.updated_at AS d_updated_at "
-                + "FROM delivery d JOIN message m ON m.id = d.msg_id WHERE d.endpoint_id = ?");
+                + "FROM delivery d JOIN message m ON m.id = d.msg_id AND m.part_at = d.part_at WHERE d.endpoint_id = ?");
         List<Object> params = new ArrayList<>(List.of(endpointId));
         filters(sql, params, filter);
         if (states != null) {

@@ -92,7 +92,7 @@ public final class ReplayStore {
                          Duration gap, String actor, String reason, Instant now) throws SQLException {
         String sql = """
                 WITH sel AS MATERIALIZED (
-                    SELECT d.id FROM delivery d JOIN message m ON m.id = d.msg_id JOIN endpoint e ON e.id = d.endpoint_id
+                    SELECT d.id FROM delivery d JOIN message m ON m.id = d.msg_id AND m.part_at = d.part_at JOIN endpoint e ON e.id = d.endpoint_id
                      WHERE d.state = 'dead' AND d.app_id = ? AND d.endpoint_id = ? AND e.deleted_at IS NULL
                        AND coalesce(d.state_changed_at, d.updated_at) <= ?
                        AND m.created_at >= ? AND (?::timestamptz IS NULL OR m.created_at < ?) AND m.payload IS NOT NULL
@@ -114,7 +114,7 @@ public final class ReplayStore {
     public long unrecoverable(Connection c, String appId, String endpointId, Instant since, Instant until, Instant startedAt)
             throws SQLException {
         return Jdbc.queryOne(c, """
-                SELECT count(*) FROM delivery d JOIN message m ON m.id = d.msg_id
+                SELECT count(*) FROM delivery d JOIN message m ON m.id = d.msg_id AND m.part_at = d.part_at
                  WHERE d.state = 'dead' AND d.app_id = ? AND d.endpoint_id = ? AND coalesce(d.state_changed_at, d.updated_at) <= ?
                    AND m.created_at >= ? AND (?::timestamptz IS NULL OR m.created_at < ?) AND m.payload IS NULL""",
                 rs -> rs.getLong(1), appId, endpointId, startedAt, since, until, until).orElse(0L);
@@ -137,15 +137,16 @@ public final class ReplayStore {
                        AND (e.channels IS NULL OR e.channels && coalesce(s.channels, '{}'::text[]))
                        AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.msg_id = s.id AND d.endpoint_id = e.id)),
                 locked AS MATERIALIZED (
-                    SELECT m.id FROM message m JOIN want w ON w.id = m.id
+                    SELECT m.id, m.part_at FROM message m JOIN want w ON w.id = m.id
                      WHERE NOT w.expunged AND m.payload IS NOT NULL ORDER BY m.id FOR SHARE OF m),
                 %s,
                 ins AS (
-                    INSERT INTO delivery (msg_id, endpoint_id, app_id, state, manual, next_attempt_at, created_at, updated_at)
+                    INSERT INTO delivery (msg_id, endpoint_id, app_id, state, manual, next_attempt_at, created_at, updated_at, part_at)
                     SELECT l.id, e.id, e.app_id, CASE WHEN e.disabled THEN 'held' ELSE 'pending' END, true,
-                           CASE WHEN e.disabled THEN NULL ELSE st.at + (row_number() OVER (ORDER BY l.id) - 1) * ?::interval END, ?, ?
+                           CASE WHEN e.disabled THEN NULL ELSE st.at + (row_number() OVER (ORDER BY l.id) - 1) * ?::interval END, ?, ?,
+                           l.part_at
                       FROM locked l, endpoint e, start st WHERE e.id = ?
-                    ON CONFLICT (msg_id, endpoint_id) DO NOTHING
+                    ON CONFLICT (msg_id, endpoint_id, part_at) DO NOTHING
                     RETURNING id, state),
                 act AS (
                     INSERT INTO delivery_action (delivery_id, action, actor, reason, created_at)
@@ -178,7 +179,7 @@ public final class ReplayStore {
                        AND (?::int IS NULL OR coalesce((SELECT a.response_status FROM attempt a WHERE a.delivery_id = d.id
                                                          ORDER BY a.attempt_no DESC, a.id DESC LIMIT 1), 0) / 100 * 100 = ?)),
                 sel AS MATERIALIZED (
-                    SELECT d.id FROM delivery d JOIN cand ON cand.id = d.id JOIN message m ON m.id = d.msg_id
+                    SELECT d.id FROM delivery d JOIN cand ON cand.id = d.id JOIN message m ON m.id = d.msg_id AND m.part_at = d.part_at
                       JOIN endpoint e ON e.id = d.endpoint_id
                      WHERE NOT cand.expunged AND m.payload IS NOT NULL AND d.state = ANY (?::text[]) AND e.deleted_at IS NULL
                      ORDER BY d.id FOR UPDATE OF d FOR SHARE OF m),

@@ -155,8 +155,8 @@ class ReplayTest {
         String app = zd.createApp("large");
         int n = 20_000;
         db.exec("""
-                INSERT INTO message (id, app_id, event_type, payload, created_at)
-                SELECT 'msg_' || lpad(i::text, 27, '0'), '%s', 'x', '{"i": 1}'::bytea, now() FROM generate_series(1, %d) i"""
+                INSERT INTO message (id, app_id, event_type, payload, created_at, part_at)
+                SELECT 'msg_' || lpad(i::text, 27, '0'), '%s', 'x', '{"i": 1}'::bytea, now(), now() FROM generate_series(1, %d) i"""
                 .formatted(app, n));
         // Never delivered: the endpoint is disabled, so each replayed delivery is held.
         var ep = zd.createEndpoint(app, Map.of("url", "http://127.0.0.1:9/large", "disabled", true));

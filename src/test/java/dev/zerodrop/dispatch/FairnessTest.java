@@ -36,10 +36,10 @@ class FairnessTest {
             }
             // 5,000 deliveries to the slow endpoint, due an hour ago: at 4 in flight and 200 ms each it
             // needs over four minutes, far longer than this test runs.
-            db.exec("INSERT INTO message (id, app_id, event_type, payload, created_at) SELECT 'msg_b' || g, '" + backlogApp
-                    + "', 'old', '\\x7b7d', now() FROM generate_series(1, 5000) g");
-            db.exec("INSERT INTO delivery (msg_id, endpoint_id, app_id, state, next_attempt_at, created_at, updated_at) SELECT 'msg_b' || g, '"
-                    + backlogEp + "', '" + backlogApp + "', 'pending', now() - interval '1 hour', now(), now() FROM generate_series(1, 5000) g");
+            db.exec("INSERT INTO message (id, app_id, event_type, payload, created_at, part_at) SELECT 'msg_b' || g, '" + backlogApp
+                    + "', 'old', '\\x7b7d', now(), timestamptz '2020-01-01 00:00:00+00' FROM generate_series(1, 5000) g");
+            db.exec("INSERT INTO delivery (msg_id, endpoint_id, app_id, state, next_attempt_at, created_at, updated_at, part_at) SELECT 'msg_b' || g, '"
+                    + backlogEp + "', '" + backlogApp + "', 'pending', now() - interval '1 hour', now(), now(), timestamptz '2020-01-01 00:00:00+00' FROM generate_series(1, 5000) g");
             knobs.put(Knob.DISPATCH, "true");
             try (TestServer zd = TestServer.start(knobs, TestServer.quiet(Server.Options.defaults()))) {
                 await().atMost(Duration.ofSeconds(10)).until(() -> slow.requestCount() >= 8);

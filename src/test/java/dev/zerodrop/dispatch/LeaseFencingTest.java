@@ -99,24 +99,24 @@ class LeaseFencingTest {
                 var first = store.claim(now, 10, Duration.ofMillis(1));
                 assertThat(first).hasSize(1);
                 // The lease lapses and a second worker claims the same delivery with a new token.
-                store.rescue(now.plusSeconds(1), 10, x -> completion(x.id(), x.leaseToken(), "pending", now,
+                store.rescue(now.plusSeconds(1), 10, x -> completion(x.id(), x.partAt(), x.leaseToken(), "pending", now,
                         false, attempt(x.id(), x.msgId(), x.endpointId(), x.appId(), 1, "lost-lease", now)));
                 var second = store.claim(now.plusSeconds(2), 10, Duration.ofSeconds(30));
                 assertThat(second).hasSize(1);
                 assertThat(second.getFirst().leaseToken()).isGreaterThan(first.getFirst().leaseToken());
 
                 var c1 = first.getFirst();
-                var stale = completion(c1.id(), c1.leaseToken(), "delivered", null, false,
+                var stale = completion(c1.id(), c1.partAt(), c1.leaseToken(), "delivered", null, false,
                         attempt(c1.id(), c1.msgId(), c1.endpointId(), c1.appId(), 2, null, now));
                 assertThat(store.complete(List.of(stale), now)).containsExactly(stale);
                 var c2 = second.getFirst();
-                var current = completion(c2.id(), c2.leaseToken(), "delivered", null, false,
+                var current = completion(c2.id(), c2.partAt(), c2.leaseToken(), "delivered", null, false,
                         attempt(c2.id(), c2.msgId(), c2.endpointId(), c2.appId(), 2, null, now));
                 assertThat(store.complete(List.of(current), now)).isEmpty();
                 // A second write with the winning token is a no-op too: the delivery is no longer leased.
                 assertThat(store.complete(List.of(current), now)).containsExactly(current);
                 // A stale 410 must not disable the endpoint either.
-                var stale410 = completion(c1.id(), c1.leaseToken(), "held", null, true,
+                var stale410 = completion(c1.id(), c1.partAt(), c1.leaseToken(), "held", null, true,
                         attempt(c1.id(), c1.msgId(), c1.endpointId(), c1.appId(), 3, "http", now));
                 assertThat(store.complete(List.of(stale410), now)).containsExactly(stale410);
                 assertThat(zd.get("/api/v1/app/" + app + "/endpoint/" + c1.endpointId()).get("disabled").asBoolean()).isFalse();
@@ -137,12 +137,12 @@ class LeaseFencingTest {
                 DeliveryStore store = new DeliveryStore(zd.server().database().jdbc());
                 var now = java.time.Instant.now();
                 var first = store.claim(now, 10, Duration.ofMillis(1)).getFirst();
-                store.rescue(now.plusSeconds(1), 10, x -> completion(x.id(), x.leaseToken(), "pending", now, false,
+                store.rescue(now.plusSeconds(1), 10, x -> completion(x.id(), x.partAt(), x.leaseToken(), "pending", now, false,
                         attempt(x.id(), x.msgId(), x.endpointId(), x.appId(), 1, "lost-lease", now), true));
                 var second = store.claim(now.plusSeconds(2), 10, Duration.ofSeconds(30)).getFirst();
-                var stale = completion(first.id(), first.leaseToken(), "delivered", null, false,
+                var stale = completion(first.id(), first.partAt(), first.leaseToken(), "delivered", null, false,
                         attempt(first.id(), first.msgId(), first.endpointId(), first.appId(), 1, null, now));
-                var current = completion(second.id(), second.leaseToken(), "delivered", null, false,
+                var current = completion(second.id(), second.partAt(), second.leaseToken(), "delivered", null, false,
                         attempt(second.id(), second.msgId(), second.endpointId(), second.appId(), 2, null, now));
                 assertThat(store.complete(List.of(stale, current), now)).containsExactly(stale);
                 long rows = zd.server().database().jdbc().queryOne("SELECT count(*) FROM attempt WHERE delivery_id = ?",
@@ -170,14 +170,15 @@ class LeaseFencingTest {
         return app;
     }
 
-    static DeliveryStore.Completion completion(long id, long token, String state, java.time.Instant next, boolean disable,
-                                               dev.zerodrop.store.Attempt attempt) {
-        return completion(id, token, state, next, disable, attempt, false);
+    static DeliveryStore.Completion completion(long id, java.time.Instant partAt, long token, String state, java.time.Instant next,
+                                               boolean disable, dev.zerodrop.store.Attempt attempt) {
+        return completion(id, partAt, token, state, next, disable, attempt, false);
     }
 
-    static DeliveryStore.Completion completion(long id, long token, String state, java.time.Instant next, boolean disable,
-                                               dev.zerodrop.store.Attempt attempt, boolean refund) {
-        return new DeliveryStore.Completion(id, token, dev.zerodrop.core.DeliveryState.of(state), next, disable, attempt, refund, 0, null, null);
+    static DeliveryStore.Completion completion(long id, java.time.Instant partAt, long token, String state, java.time.Instant next,
+                                               boolean disable, dev.zerodrop.store.Attempt attempt, boolean refund) {
+        return new DeliveryStore.Completion(id, partAt, token, dev.zerodrop.core.DeliveryState.of(state), next, disable, attempt, refund, 0,
+                null, null);
     }
 
     static dev.zerodrop.store.Attempt attempt(long id, String msg, String ep, String app, int no, String error, java.time.Instant at) {

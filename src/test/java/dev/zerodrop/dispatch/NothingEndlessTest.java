@@ -120,8 +120,12 @@ class NothingEndlessTest {
             try (TestServer zd = TestServer.start(TestServer.defaults(db.url()), TestServer.quiet(Server.Options.defaults()))) {
                 await().atMost(Duration.ofSeconds(10)).until(() -> zd.deliveryState(app, msg).equals("discarded"));
                 assertThat(r.requests()).isEmpty();
-                assertThat(attempts(zd, app, msg)).isEmpty();
-                assertThat(TwoDispatchersTest.count(db, "SELECT count(*) FROM delivery WHERE reason = 'content expunged'")).isEqualTo(1);
+                List<JsonNode> attempts = attempts(zd, app, msg);
+                assertThat(attempts).hasSize(1);
+                assertThat(attempts.getFirst().get("errorClass").asText()).isEqualTo("refused");
+                assertThat(attempts.getFirst().get("responseStatusCode").asInt()).isZero();
+                assertThat(TwoDispatchersTest.count(db, "SELECT count(*) FROM delivery WHERE reason = 'content expunged or expired'"))
+                        .isEqualTo(1);
                 zd.post("/api/v1/audit/recount", Map.of());
                 JsonNode audit = zd.get("/api/v1/audit");
                 assertThat(audit.get("discarded").asLong()).isEqualTo(1);

@@ -30,7 +30,7 @@ class OutcomesTest {
     static final RandomGenerator MIDDLE = () -> 0x8000_0000_0000_0000L;
 
     static Claimed claimed(int attempts, int budgetBase, byte[] payload) {
-        return new Claimed(7, 3, attempts, budgetBase, 0, false, NOW.minusSeconds(1), "msg_1", "app_1", "ep_1", "order.paid",
+        return new Claimed(7, NOW.minusSeconds(2), 3, attempts, budgetBase, 0, false, NOW.minusSeconds(1), "msg_1", "app_1", "ep_1", "order.paid",
                 NOW.minusSeconds(2), payload, "https://example.com/hook", Map.of(), "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", List.of(), null);
     }
 
@@ -81,7 +81,7 @@ class OutcomesTest {
     }
 
     static Expired expired(int attempts, int budgetBase, int lostLeases) {
-        return new Expired(7, 3, attempts, budgetBase, lostLeases, false, "msg_1", "ep_1", "app_1", "https://example.com/hook");
+        return new Expired(7, NOW.minusSeconds(2), 3, attempts, budgetBase, lostLeases, false, "msg_1", "ep_1", "app_1", "https://example.com/hook");
     }
 
     @Test
@@ -137,9 +137,11 @@ class OutcomesTest {
         assertThat(internal.attempt().responseStatus()).isZero();
         assertThat(internal.attempt().durationMs()).isEqualTo(3);
 
-        Completion refused = outcomes.refused(claimed(1, 0, null));
+        Completion refused = outcomes.refused(claimed(1, 0, null), NOW);
         assertThat(refused.newState()).isEqualTo(DeliveryState.DISCARDED);
-        assertThat(refused.reason()).isEqualTo("content expunged");
-        assertThat(refused.attempt()).isNull();
+        assertThat(refused.reason()).isEqualTo("content expunged or expired");
+        assertThat(refused.attempt().errorClass()).isEqualTo("refused");
+        assertThat(refused.attempt().attemptNo()).isEqualTo(2);
+        assertThat(refused.attempt().response()).contains("nothing was sent");
     }
 }
