@@ -103,11 +103,11 @@ final class MessageRoutes {
     }
 
     /**
-     * How long the payload is to be kept, in hours: Svix's payloadRetentionPeriod (days, 1 to 90) or
+     * How long the payload is to be kept, in hours: Svix's payloadRetentionPeriod (days, 5 to 90) or
      * payloadRetentionHours (1 to 2160), never both. Null when neither is given.
      */
     private static Integer retentionHours(Fields f) {
-        Integer days = f.optionalInt("payloadRetentionPeriod", 1, 90);
+        Integer days = f.optionalInt("payloadRetentionPeriod", 5, 90);
         Integer hours = f.optionalInt("payloadRetentionHours", 1, 2160);
         if (days != null && hours != null) {
             f.error("payloadRetentionHours", "cannot be given together with payloadRetentionPeriod");

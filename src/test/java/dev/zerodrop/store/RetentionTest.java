@@ -100,6 +100,53 @@ class RetentionTest {
         }
     }
 
+    @Test
+    void aPayloadPastItsRetentionIsGoneTheMessageStaysAndNothingIsSentWithoutIt() throws Exception {
+        ShiftedClock clock = new ShiftedClock();
+        try (TestDatabase db = TestDatabase.create("payload_retention"); Receiver ok = Receiver.alwaysOk()) {
+            Map<Knob, String> knobs = TestServer.defaults(db.url());
+            knobs.put(Knob.PAYLOAD_RETENTION, "2h"); // the default; the history stays 90 days
+            try (TestServer zd = TestServer.start(knobs, TestServer.quiet(new Server.Options(clock, DispatchListener.NONE,
+                    Dispatcher.SendHook.NONE, System.out)))) {
+                String app = zd.createApp("payloads");
+                String ep = zd.createEndpoint(app, Map.of("url", ok.url("/later"), "disabled", true)).id();
+                Map<String, String> key = Map.of("Idempotency-Key", "pay-1");
+                String short1 = zd.call("POST", "/api/v1/app/" + app + "/msg", Map.of("eventType", "x", "payload", Map.of("pan", "4111"),
+                        "payloadRetentionHours", 1), key).json().get("id").asText();
+                String byDefault = send(zd, app, "default");
+                String longer = zd.post("/api/v1/app/" + app + "/msg", Map.of("eventType", "x", "payload", Map.of("k", "kept"),
+                        "payloadRetentionPeriod", 30)).get("id").asText();
+                ContentStore contents = new ContentStore(zd.server().database().jdbc());
+                assertThat(contents.expirePayloads(clock.instant(), 1000)).isZero();
+
+                Instant later = clock.advance(Duration.ofMinutes(90));
+                assertThat(contents.expirePayloads(later, 1000)).isEqualTo(1); // one hour passed, not two
+                assertThat(zd.get("/api/v1/app/" + app + "/msg/" + short1).get("payload").toString()).isEqualTo("{}");
+                assertThat(zd.deliveryState(app, short1)).isEqualTo("discarded");
+                assertThat(count(db, "SELECT count(*) FROM delivery WHERE reason = 'content expired'")).isEqualTo(1);
+                // The stored answer to the idempotent request loses the payload too.
+                var repeat = zd.call("POST", "/api/v1/app/" + app + "/msg", Map.of("eventType", "x", "payload", Map.of("pan", "4111"),
+                        "payloadRetentionHours", 1), key);
+                assertThat(repeat.json().get("id").asText()).isEqualTo(short1);
+                assertThat(repeat.text()).doesNotContain("4111");
+
+                clock.advance(Duration.ofMinutes(60));
+                assertThat(contents.expirePayloads(clock.instant(), 1000)).isEqualTo(1); // the server default: two hours
+                assertThat(zd.get("/api/v1/app/" + app + "/msg/" + byDefault).get("payload").toString()).isEqualTo("{}");
+                assertThat(zd.get("/api/v1/app/" + app + "/msg/" + longer).get("payload").toString()).contains("kept");
+
+                // Enabling the endpoint sends only what still has its content.
+                zd.call("PATCH", "/api/v1/app/" + app + "/endpoint/" + ep, Map.of("disabled", false));
+                await().atMost(Duration.ofSeconds(20)).until(() -> zd.deliveryState(app, longer).equals("delivered"));
+                assertThat(ok.requests()).extracting(r -> r.header("webhook-id")).containsExactly(longer);
+                assertThat(zd.call("POST", "/api/v1/app/" + app + "/msg/" + short1 + "/endpoint/" + ep + "/resend", null).status())
+                        .isEqualTo(409);
+                zd.post("/api/v1/audit/recount", Map.of());
+                assertThat(zd.get("/api/v1/audit?app_id=" + app).get("unaccounted").asLong()).isZero();
+            }
+        }
+    }
+
     private static String send(TestServer zd, String app, String type) {
         return zd.post("/api/v1/app/" + app + "/msg", Map.of("eventType", type, "payload", Map.of("k", type))).get("id").asText();
     }
