@@ -41,6 +41,8 @@ import dev.zerodrop.store.EventTypeStore;
 import dev.zerodrop.store.IdempotencyStore;
 import dev.zerodrop.store.MessageStore;
 import dev.zerodrop.store.PartitionStore;
+import dev.zerodrop.store.JobStore;
+import dev.zerodrop.maintenance.Jobs;
 import dev.zerodrop.store.QueueStore;
 import dev.zerodrop.store.TokenStore;
 import dev.zerodrop.store.ServerSecretStore;
@@ -87,14 +89,14 @@ public final class Server implements AutoCloseable {
     private final GroupCommit ingest;
     private final AlertEngine alerts;
     private final ScheduledExecutorService maintenance;
-    private final ScheduledExecutorService retention;
+    private final Jobs jobs;
     private final String jdbcUrl;
     private final DeadLetterQueue dlq;
     private final Metrics metrics;
     private final Tasks tasks;
 
     private Server(EmbeddedDatabase embedded, Database db, WebhookClient client, Dispatcher dispatcher, ApiServer api,
-                   GroupCommit ingest, AlertEngine alerts, ScheduledExecutorService maintenance, ScheduledExecutorService retention,
+                   GroupCommit ingest, AlertEngine alerts, ScheduledExecutorService maintenance, Jobs jobs,
                    String jdbcUrl, DeadLetterQueue dlq,
                    Metrics metrics, Tasks tasks) {
         this.tasks = tasks;
@@ -108,7 +110,7 @@ public final class Server implements AutoCloseable {
         this.dispatcher = dispatcher;
         this.api = api;
         this.maintenance = maintenance;
-        this.retention = retention;
+        this.jobs = jobs;
         this.jdbcUrl = jdbcUrl;
     }
 
@@ -194,7 +196,7 @@ public final class Server implements AutoCloseable {
         Tasks tasks = new Tasks(new TaskStore(jdbc), new ReplayStore(jdbc), contents, cfg.replayRate(), wake, o.clock(),
                 notifier::backgroundTaskFinished).start();
         AlertEngine alerts = new AlertEngine(jdbc, alertStore, services.endpoints(), notifier, dlq.store()::valueAtRisk, o.clock(),
-                cfg.autoDisableAfter()).start(cfg.alertInterval());
+                cfg.autoDisableAfter()).start();
         ApiServer api = new ApiServer(cfg.host(), cfg.port(), tokens, idempotency, o.clock(), db::isReachable,
                 a -> {
                     a.observe(metrics::httpRequest);
@@ -209,28 +211,42 @@ public final class Server implements AutoCloseable {
                 }).start();
         metrics.idempotencyWaiting(api::idempotencyWaiting);
 
+        // This node's own work: its buffered indicator events.
         ScheduledExecutorService maintenance = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("zd-maintenance").daemon().factory());
-        every(maintenance, "idempotency key purge", Duration.ofMinutes(1), Duration.ofMinutes(10), () -> idempotency.purge(o.clock().instant()));
-        every(maintenance, "dead-letter retention", Duration.ofMinutes(2), Duration.ofHours(1), () -> dlq.applyRetention(o.clock().instant()));
         every(maintenance, "SLO indicator flush", Duration.ofSeconds(2), Duration.ofSeconds(2), deliveries::flushSli);
-        every(maintenance, "audit counter fold", Duration.ofSeconds(10), Duration.ofSeconds(10), audit.store()::fold);
-        every(maintenance, "audit recount", Duration.ofMinutes(1), cfg.auditRecountInterval(), () -> audit.store().reconcile(o.clock().instant()));
-        every(maintenance, "payload retention", Duration.ofSeconds(30), min(Duration.ofMinutes(1), partitionInterval),
-                () -> contents.expirePayloads(o.clock().instant(), 1_000));
-        // Its own thread: expiring a range waits for the transactions already running, and must not
-        // hold up the indicator flush or the counter fold meanwhile.
-        ScheduledExecutorService retention = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("zd-retention").daemon().factory());
+        // The cluster's periodic jobs: each one runs on one node at a time.
+        Slo slo = new Slo(jdbc);
         Duration retentionPeriod = max(Duration.ofSeconds(10), min(partitionInterval.dividedBy(4), Duration.ofMinutes(15)));
-        every(retention, "partitions and history retention", retentionPeriod, retentionPeriod, () -> {
-            partitions.ensure(o.clock().instant(), partitionInterval, partitionsAhead);
-            for (var e : partitions.expire(o.clock().instant(), cfg.historyRetention())) {
-                log.info("history retention dropped the {} partition ending {}: {} deliveries retired, {} unfinished messages kept",
-                        e.attempts() ? "attempt" : "message and delivery", e.to(), e.deliveriesRetired(), e.messagesKept());
-            }
-        });
+        Jobs jobs = new Jobs(new JobStore(jdbc), o.clock(), nodeId())
+                .add("alert evaluation", cfg.alertInterval(), () -> alerts.runOnce(o.clock().instant()))
+                .add("audit counter fold", Duration.ofSeconds(10), audit.store()::fold)
+                .add("audit recount", cfg.auditRecountInterval(), () -> audit.store().reconcile(o.clock().instant()))
+                .add("idempotency key purge", Duration.ofMinutes(10), () -> idempotency.purge(o.clock().instant()))
+                .add("dead-letter retention", Duration.ofHours(1), () -> dlq.applyRetention(o.clock().instant()))
+                .add("payload retention", min(Duration.ofMinutes(1), partitionInterval), () -> contents.expirePayloads(o.clock().instant(), 1_000))
+                .add("SLO roll-up", Duration.ofHours(1), () -> slo.rollUp(o.clock().instant()))
+                .add("partitions and history retention", retentionPeriod, () -> {
+                    partitions.ensure(o.clock().instant(), partitionInterval, partitionsAhead);
+                    for (var e : partitions.expire(o.clock().instant(), cfg.historyRetention())) {
+                        log.info("history retention dropped the {} partition ending {}: {} deliveries retired, {} unfinished messages kept",
+                                e.attempts() ? "attempt" : "message and delivery", e.to(), e.deliveriesRetired(), e.messagesKept());
+                    }
+                })
+                .start(min(Duration.ofSeconds(1), cfg.alertInterval()));
         metrics.watchQueue(new QueueStore(jdbc), o.clock());
         log.info("ZeroDrop listening on http://{}:{} ({} database)", cfg.host(), api.port(), embedded != null ? "embedded" : "external");
-        return new Server(embedded, db, client, dispatcher, api, ingest, alerts, maintenance, retention, url, dlq, metrics, tasks);
+        return new Server(embedded, db, client, dispatcher, api, ingest, alerts, maintenance, jobs, url, dlq, metrics, tasks);
+    }
+
+    /** This process in the job log: host, pid and a random part (a restarted node is a new one). */
+    private static String nodeId() {
+        String host;
+        try {
+            host = java.net.InetAddress.getLocalHost().getHostName();
+        } catch (java.net.UnknownHostException e) {
+            host = "node";
+        }
+        return host + "-" + ProcessHandle.current().pid() + "-" + Long.toString(new java.security.SecureRandom().nextInt(1 << 20), 36);
     }
 
     private static Duration min(Duration a, Duration b) {
@@ -307,7 +323,7 @@ public final class Server implements AutoCloseable {
     public void close() {
         log.info("ZeroDrop shutting down");
         maintenance.shutdownNow();
-        retention.shutdownNow();
+        jobs.close();
         alerts.close();
         try {
             api.close();

@@ -50,7 +50,6 @@ public final class AlertEngine implements AutoCloseable {
     private final ValueAtRisk valueAtRisk;
     private final InstantSource clock;
     private final Duration autoDisableAfter;
-    private final java.util.concurrent.ScheduledExecutorService loop;
     private final Map<String, dev.zerodrop.slo.Slo.Evaluation> sloTitles = new java.util.concurrent.ConcurrentHashMap<>();
 
     public AlertEngine(Jdbc jdbc, AlertStore store, EndpointStore endpoints, Notifier notifier, ValueAtRisk valueAtRisk,
@@ -65,22 +64,13 @@ public final class AlertEngine implements AutoCloseable {
         this.valueAtRisk = valueAtRisk;
         this.clock = clock;
         this.autoDisableAfter = autoDisableAfter;
-        this.loop = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("zd-alerts").daemon().factory());
     }
 
-    public AlertEngine start(Duration interval) {
+    /** Makes the default rules and objectives; the evaluation runs as one of the cluster's jobs ({@link #runOnce}). */
+    public AlertEngine start() {
         store.ensureDefaults(clock.instant());
         slo.ensureDefaults(clock.instant());
-        loop.scheduleWithFixedDelay(this::tick, interval.toMillis(), interval.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
         return this;
-    }
-
-    private void tick() {
-        try {
-            runOnce(clock.instant());
-        } catch (RuntimeException e) {
-            log.warn("alert evaluation failed: {}", e.getMessage());
-        }
     }
 
     /** One evaluation at {@code now}, if no other node is evaluating. Returns false when skipped. */
@@ -309,8 +299,9 @@ public final class AlertEngine implements AutoCloseable {
         }
     }
 
+    /** Nothing runs in the engine itself any more (the cluster's jobs run it); kept so that callers can close it. */
     @Override
     public void close() {
-        loop.shutdownNow();
+        // no thread of its own
     }
 }

@@ -156,4 +156,34 @@ public final class Slo {
                 rs.getDouble("target"), rs.getInt("window_days"), rs.getInt("latency_seconds"), Jdbc.instant(rs, "created_at"),
                 Jdbc.instant(rs, "updated_at"));
     }
+
+    /** Minutes of indicator events older than this are rolled up into hours. */
+    static final java.time.Duration MINUTES_KEPT = java.time.Duration.ofDays(4);
+    /** The longest objective window: older indicator events serve no objective. */
+    static final java.time.Duration KEPT = java.time.Duration.ofDays(90);
+
+    /**
+     * Rolls the per-minute indicator events older than {@link #MINUTES_KEPT} into one row per hour
+     * (the 5-minute and 30-minute burn windows only ever read recent minutes; the rest reads whole
+     * hours as well as minutes), and forgets those older than {@link #KEPT}. Returns rows rolled up.
+     */
+    public int rollUp(Instant now) {
+        return jdbc.tx(c -> {
+            dev.zerodrop.store.Jdbc.update(c, "DELETE FROM sli_minute WHERE minute < ?", now.minus(KEPT));
+            return dev.zerodrop.store.Jdbc.update(c, """
+                    WITH old AS (
+                        DELETE FROM sli_minute
+                         WHERE minute < ? AND minute <> date_trunc('hour', minute AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
+                        RETURNING *)
+                    INSERT INTO sli_minute (app_id, endpoint_id, indicator, minute, total, le_1s, le_5s, le_30s, le_60s, le_300s, le_3600s)
+                    SELECT app_id, endpoint_id, indicator, date_trunc('hour', minute AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
+                           sum(total), sum(le_1s), sum(le_5s), sum(le_30s), sum(le_60s), sum(le_300s), sum(le_3600s)
+                      FROM old GROUP BY 1, 2, 3, 4
+                    ON CONFLICT (app_id, indicator, minute, endpoint_id) DO UPDATE SET
+                           total = sli_minute.total + EXCLUDED.total, le_1s = sli_minute.le_1s + EXCLUDED.le_1s,
+                           le_5s = sli_minute.le_5s + EXCLUDED.le_5s, le_30s = sli_minute.le_30s + EXCLUDED.le_30s,
+                           le_60s = sli_minute.le_60s + EXCLUDED.le_60s, le_300s = sli_minute.le_300s + EXCLUDED.le_300s,
+                           le_3600s = sli_minute.le_3600s + EXCLUDED.le_3600s""", now.minus(MINUTES_KEPT));
+        });
+    }
 }

@@ -75,7 +75,11 @@ public final class PartitionStore {
                         rs -> Jdbc.instant(rs, "t"), parent).orElse(null);
                 if (last == null) throw new IllegalStateException("no partition of " + parent + " is recorded");
                 while (last.isBefore(until)) {
+                    // After a long stop (or a clock that jumped), one partition covers the gap up to
+                    // now: nothing was written in it, and thousands of empty ones would help nobody.
                     Instant to = alignAfter(last, interval);
+                    Instant current = alignAfter(now, interval).minus(interval);
+                    if (to.isBefore(current)) to = current;
                     String name = (parent + "_p" + NAME.format(last)).toLowerCase(java.util.Locale.ROOT);
                     Jdbc.update(c, "CREATE TABLE " + name + " PARTITION OF " + parent + " FOR VALUES FROM ('" + last + "') TO ('" + to + "')"
                             + (parent.equals("delivery") ? " WITH (fillfactor = 80)" : ""));
