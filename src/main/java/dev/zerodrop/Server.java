@@ -43,6 +43,7 @@ import dev.zerodrop.store.MessageStore;
 import dev.zerodrop.store.QueueStore;
 import dev.zerodrop.store.TokenStore;
 import dev.zerodrop.store.ServerSecretStore;
+import dev.zerodrop.store.EndpointSecrets;
 import dev.zerodrop.secret.Sealer;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -135,11 +136,13 @@ public final class Server implements AutoCloseable {
             throw e;
         }
         var jdbc = db.jdbc();
-        Sealer sealer;
+        EndpointSecrets endpointSecrets;
         try {
-            sealer = Sealer.load(cfg.secretKey(), cfg.dataDir());
+            Sealer sealer = Sealer.load(cfg.secretKey(), cfg.dataDir());
+            ServerSecretStore serverSecrets = new ServerSecretStore(jdbc, sealer);
             // Opens the server's own secrets: a node given another key stops here, before it serves anything.
-            new ServerSecretStore(jdbc, sealer).bytes("token-pepper", o.clock().instant());
+            serverSecrets.bytes("token-pepper", o.clock().instant());
+            endpointSecrets = new EndpointSecrets(sealer);
         } catch (IOException | RuntimeException e) {
             db.close();
             metrics.close();
@@ -152,7 +155,7 @@ public final class Server implements AutoCloseable {
         AddressGuard guard = new AddressGuard(cfg.allowPrivateCidrs());
         WebhookClient client = new WebhookClient(guard, cfg.connectTimeout(), cfg.requestTimeout(), cfg.responseCap(),
                 cfg.endpointMaxInFlight(), o.clock());
-        DeliveryStore deliveries = new DeliveryStore(jdbc);
+        DeliveryStore deliveries = new DeliveryStore(jdbc, endpointSecrets);
         Dispatcher dispatcher = null;
         if (cfg.dispatch()) {
             dispatcher = new Dispatcher(deliveries, client, new RetryPolicy(cfg.retrySchedule(), cfg.retryAfterMax()),
@@ -164,12 +167,12 @@ public final class Server implements AutoCloseable {
         }
         Dispatcher d = dispatcher;
         IdempotencyStore idempotency = new IdempotencyStore(jdbc);
-        MessageStore messages = new MessageStore(jdbc);
+        MessageStore messages = new MessageStore(jdbc, endpointSecrets);
         GroupCommit.Handoff handoff = d == null || !cfg.directDispatch() ? GroupCommit.Handoff.NONE : d;
         GroupCommit ingest = new GroupCommit(messages, cfg.ingestCommitters(), cfg.ingestBatch(), metrics, handoff);
         Runnable wake = d == null ? () -> {} : d::wake;
         DeadLetterQueue dlq = new DeadLetterQueue(new DlqStore(jdbc), cfg.replayRate(), cfg.dlqRetention(), wake);
-        Services services = new Services(new AppStore(jdbc), new EndpointStore(jdbc), messages, deliveries,
+        Services services = new Services(new AppStore(jdbc), new EndpointStore(jdbc, endpointSecrets), messages, deliveries,
                 new AttemptStore(jdbc), new EventTypeStore(jdbc), guard, wake, o.clock(), ingest, dlq);
         Audit audit = new Audit(new AuditStore(jdbc), cfg.stuckLeaseGrace());
         AlertStore alertStore = new AlertStore(jdbc);
