@@ -44,6 +44,8 @@ import dev.zerodrop.store.QueueStore;
 import dev.zerodrop.store.TokenStore;
 import dev.zerodrop.store.ServerSecretStore;
 import dev.zerodrop.store.EndpointSecrets;
+import dev.zerodrop.store.SealedSecrets;
+import dev.zerodrop.api.SecretRoutes;
 import dev.zerodrop.secret.Sealer;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -137,12 +139,16 @@ public final class Server implements AutoCloseable {
         }
         var jdbc = db.jdbc();
         EndpointSecrets endpointSecrets;
+        SealedSecrets sealed;
         try {
             Sealer sealer = Sealer.load(cfg.secretKey(), cfg.dataDir());
             ServerSecretStore serverSecrets = new ServerSecretStore(jdbc, sealer);
             // Opens the server's own secrets: a node given another key stops here, before it serves anything.
             serverSecrets.bytes("token-pepper", o.clock().instant());
             endpointSecrets = new EndpointSecrets(sealer);
+            sealed = new SealedSecrets(jdbc, endpointSecrets, serverSecrets);
+            // Rows stored in clear by an older version, or sealed with a key that no longer seals, before anything reads them.
+            reseal(sealed);
         } catch (IOException | RuntimeException e) {
             db.close();
             metrics.close();
@@ -194,6 +200,7 @@ public final class Server implements AutoCloseable {
                     new BackgroundTaskRoutes(services, tasks).register(a);
                     new ExpungeRoutes(services, contents, tasks).register(a);
                     new OperationalWebhookRoutes(services, notifier).register(a);
+                    new SecretRoutes(sealed).register(a);
                 }).start();
         metrics.idempotencyWaiting(api::idempotencyWaiting);
 
@@ -202,6 +209,7 @@ public final class Server implements AutoCloseable {
         every(maintenance, "dead-letter retention", Duration.ofMinutes(2), Duration.ofHours(1), () -> dlq.applyRetention(o.clock().instant()));
         every(maintenance, "SLO indicator flush", Duration.ofSeconds(2), Duration.ofSeconds(2), deliveries::flushSli);
         every(maintenance, "audit counter fold", Duration.ofSeconds(10), Duration.ofSeconds(10), audit.store()::fold);
+        every(maintenance, "secret reseal", Duration.ofHours(1), Duration.ofHours(1), () -> reseal(sealed));
         every(maintenance, "audit recount", Duration.ofMinutes(1), cfg.auditRecountInterval(), () -> audit.store().reconcile(o.clock().instant()));
         metrics.watchQueue(new QueueStore(jdbc), o.clock());
         log.info("ZeroDrop listening on http://{}:{} ({} database)", cfg.host(), api.port(), embedded != null ? "embedded" : "external");
@@ -217,6 +225,20 @@ public final class Server implements AutoCloseable {
                 log.warn("{} failed: {}", name, e.getMessage());
             }
         }, initial.toMillis(), period.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /** Seals again what needs it (see {@link SealedSecrets#reseal()}), and says so when it did something or could not. */
+    private static void reseal(SealedSecrets sealed) {
+        SealedSecrets.Reseal r = sealed.reseal();
+        if (r.rows() > 0 || r.serverSecrets() > 0) {
+            log.info("sealed {} secret values of {} endpoints and {} server secrets with the current key", r.values(), r.rows(),
+                    r.serverSecrets());
+        }
+        if (r.unopenable() > 0) {
+            log.error("the secrets of {} endpoints are sealed with key {}, which this node does not have: their deliveries are not "
+                    + "sent (each is an attempt with error class internal) until ZERODROP_SECRET_KEY holds that key again",
+                    r.unopenable(), String.join(", ", r.missingKeyIds()));
+        }
     }
 
     private static void setUpAdminToken(Config cfg, TokenStore tokens, Options o) {
