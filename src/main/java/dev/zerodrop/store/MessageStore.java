@@ -53,9 +53,11 @@ public final class MessageStore {
     public record Filter(String channel, String tag, List<String> eventTypes, Instant before, Instant after) {}
 
     private final Jdbc jdbc;
+    private final EndpointSecrets secrets;
 
-    public MessageStore(Jdbc jdbc) {
+    public MessageStore(Jdbc jdbc, EndpointSecrets secrets) {
         this.jdbc = jdbc;
+        this.secrets = secrets;
     }
 
     /**
@@ -103,7 +105,7 @@ public final class MessageStore {
         return jdbc.tx(c -> createAllIn(c, batch, leaseUntil));
     }
 
-    private static Batch createAllIn(Connection c, List<Submission> batch, Instant leaseUntil) throws SQLException {
+    private Batch createAllIn(Connection c, List<Submission> batch, Instant leaseUntil) throws SQLException {
         int n = batch.size();
         String[] ids = new String[n], apps = new String[n], types = new String[n], eventIds = new String[n], channels = new String[n];
         String[] tags = new String[n];
@@ -170,11 +172,10 @@ public final class MessageStore {
                         if (!"sending".equals(rs.getString("state"))) return null;
                         leasedCount.merge(msgId, 1, Integer::sum);
                         NewMessage m = byId.get(msgId);
-                        leased.add(new DeliveryStore.Claimed(rs.getLong("id"), rs.getLong("lease_token"), 0, 0, 0, false,
+                        leased.add(DeliveryStore.Claimed.of(rs.getLong("id"), rs.getLong("lease_token"), 0, 0, 0, false,
                                 Jdbc.instant(rs, "next_attempt_at"), msgId, rs.getString("app_id"), rs.getString("endpoint_id"),
-                                m.eventType(), m.createdAt(), m.payload(), rs.getString("url"),
-                                dev.zerodrop.core.Json.stringMap(rs.getString("headers")), rs.getString("secret"),
-                                EndpointStore.oldSecrets(rs.getString("old_secrets")), null));
+                                m.eventType(), m.createdAt(), m.payload(), rs.getString("url"), secrets, rs.getString("secret"),
+                                rs.getString("headers"), rs.getString("old_secrets"), null));
                         return null;
                     },
                     leaseUntil, ids, apps, types, channels, first, created, leaseUntil, inserted.toArray(String[]::new));
@@ -293,7 +294,7 @@ public final class MessageStore {
                        e.created_at, e.updated_at, d.state, d.next_attempt_at, d.updated_at AS d_updated_at
                   FROM delivery d JOIN endpoint e ON e.id = d.endpoint_id WHERE d.msg_id = ?""";
         return page.run(jdbc, sql, "e.id", List.of(msgId),
-                rs -> new EndpointWithStatus(EndpointStore.map(rs), new DeliveryStatus(rs.getString("state"),
+                rs -> new EndpointWithStatus(EndpointStore.map(secrets, rs), new DeliveryStatus(rs.getString("state"),
                         Jdbc.instant(rs, "next_attempt_at"), Jdbc.instant(rs, "d_updated_at"))),
                 x -> x.endpoint().id());
     }
