@@ -46,6 +46,9 @@ import dev.zerodrop.maintenance.Jobs;
 import dev.zerodrop.store.QueueStore;
 import dev.zerodrop.store.TokenStore;
 import dev.zerodrop.store.ServerSecretStore;
+import dev.zerodrop.store.EndpointSecrets;
+import dev.zerodrop.store.SealedSecrets;
+import dev.zerodrop.api.SecretRoutes;
 import dev.zerodrop.secret.Sealer;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -141,11 +144,17 @@ public final class Server implements AutoCloseable {
             throw e;
         }
         var jdbc = db.jdbc();
-        Sealer sealer;
+        EndpointSecrets endpointSecrets;
+        SealedSecrets sealed;
         try {
-            sealer = Sealer.load(cfg.secretKey(), cfg.dataDir());
+            Sealer sealer = Sealer.load(cfg.secretKey(), cfg.dataDir());
+            ServerSecretStore serverSecrets = new ServerSecretStore(jdbc, sealer);
             // Opens the server's own secrets: a node given another key stops here, before it serves anything.
-            new ServerSecretStore(jdbc, sealer).bytes("token-pepper", o.clock().instant());
+            serverSecrets.bytes("token-pepper", o.clock().instant());
+            endpointSecrets = new EndpointSecrets(sealer);
+            sealed = new SealedSecrets(jdbc, endpointSecrets, serverSecrets);
+            // Rows stored in clear by an older version, or sealed with a key that no longer seals, before anything reads them.
+            reseal(sealed);
         } catch (IOException | RuntimeException e) {
             db.close();
             metrics.close();
@@ -168,7 +177,7 @@ public final class Server implements AutoCloseable {
         AddressGuard guard = new AddressGuard(cfg.allowPrivateCidrs());
         WebhookClient client = new WebhookClient(guard, cfg.connectTimeout(), cfg.requestTimeout(), cfg.responseCap(),
                 cfg.endpointMaxInFlight(), o.clock());
-        DeliveryStore deliveries = new DeliveryStore(jdbc);
+        DeliveryStore deliveries = new DeliveryStore(jdbc, endpointSecrets);
         Dispatcher dispatcher = null;
         if (cfg.dispatch()) {
             dispatcher = new Dispatcher(deliveries, client, new RetryPolicy(cfg.retrySchedule(), cfg.retryAfterMax()),
@@ -180,13 +189,13 @@ public final class Server implements AutoCloseable {
         }
         Dispatcher d = dispatcher;
         IdempotencyStore idempotency = new IdempotencyStore(jdbc);
-        MessageStore messages = new MessageStore(jdbc, new MessageStore.Retention(cfg.historyRetention(),
+        MessageStore messages = new MessageStore(jdbc, endpointSecrets, new MessageStore.Retention(cfg.historyRetention(),
                 min(cfg.payloadRetention(), cfg.historyRetention())));
         GroupCommit.Handoff handoff = d == null || !cfg.directDispatch() ? GroupCommit.Handoff.NONE : d;
         GroupCommit ingest = new GroupCommit(messages, cfg.ingestCommitters(), cfg.ingestBatch(), metrics, handoff);
         Runnable wake = d == null ? () -> {} : d::wake;
         DeadLetterQueue dlq = new DeadLetterQueue(new DlqStore(jdbc), cfg.replayRate(), cfg.dlqRetention(), wake);
-        Services services = new Services(new AppStore(jdbc), new EndpointStore(jdbc), messages, deliveries,
+        Services services = new Services(new AppStore(jdbc), new EndpointStore(jdbc, endpointSecrets), messages, deliveries,
                 new AttemptStore(jdbc), new EventTypeStore(jdbc), guard, wake, o.clock(), ingest, dlq);
         Audit audit = new Audit(new AuditStore(jdbc), cfg.stuckLeaseGrace());
         AlertStore alertStore = new AlertStore(jdbc);
@@ -208,6 +217,7 @@ public final class Server implements AutoCloseable {
                     new BackgroundTaskRoutes(services, tasks).register(a);
                     new ExpungeRoutes(services, contents, tasks).register(a);
                     new OperationalWebhookRoutes(services, notifier).register(a);
+                    new SecretRoutes(sealed).register(a);
                 }).start();
         metrics.idempotencyWaiting(api::idempotencyWaiting);
 
@@ -220,6 +230,7 @@ public final class Server implements AutoCloseable {
         Jobs jobs = new Jobs(new JobStore(jdbc), o.clock(), nodeId())
                 .add("alert evaluation", cfg.alertInterval(), () -> alerts.runOnce(o.clock().instant()))
                 .add("audit counter fold", Duration.ofSeconds(10), audit.store()::fold)
+                .add("secret reseal", Duration.ofHours(1), () -> reseal(sealed))
                 .add("audit recount", cfg.auditRecountInterval(), () -> audit.store().reconcile(o.clock().instant()))
                 .add("idempotency key purge", Duration.ofMinutes(10), () -> idempotency.purge(o.clock().instant()))
                 .add("dead-letter retention", Duration.ofHours(1), () -> dlq.applyRetention(o.clock().instant()))
@@ -266,6 +277,20 @@ public final class Server implements AutoCloseable {
                 log.warn("{} failed: {}", name, e.getMessage());
             }
         }, initial.toMillis(), period.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /** Seals again what needs it (see {@link SealedSecrets#reseal()}), and says so when it did something or could not. */
+    private static void reseal(SealedSecrets sealed) {
+        SealedSecrets.Reseal r = sealed.reseal();
+        if (r.rows() > 0 || r.serverSecrets() > 0) {
+            log.info("sealed {} secret values of {} endpoints and {} server secrets with the current key", r.values(), r.rows(),
+                    r.serverSecrets());
+        }
+        if (r.unopenable() > 0) {
+            log.error("the secrets of {} endpoints are sealed with key {}, which this node does not have: their deliveries are not "
+                    + "sent (each is an attempt with error class internal) until ZERODROP_SECRET_KEY holds that key again",
+                    r.unopenable(), String.join(", ", r.missingKeyIds()));
+        }
     }
 
     private static void setUpAdminToken(Config cfg, TokenStore tokens, Options o) {

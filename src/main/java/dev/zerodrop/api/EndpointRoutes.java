@@ -8,6 +8,8 @@ import static io.javalin.http.HandlerType.PUT;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.zerodrop.delivery.Signer;
+import dev.zerodrop.secret.Sealer;
+import dev.zerodrop.store.EndpointSecrets;
 import dev.zerodrop.store.AppStore.App;
 import dev.zerodrop.store.EndpointStore.Endpoint;
 import dev.zerodrop.store.EndpointStore.EndpointData;
@@ -22,9 +24,12 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /** /api/v1/app/{app_id}/endpoint: endpoints, their headers and secrets, and stats. */
 final class EndpointRoutes {
+    private static final Logger log = LoggerFactory.getLogger(EndpointRoutes.class);
     /** Header names that would break signing or transport; endpoints may not override them. */
     private static final Set<String> RESERVED_HEADERS = Set.of("webhook-id", "webhook-timestamp", "webhook-signature",
             "svix-id", "svix-timestamp", "svix-signature", "content-type", "content-length", "host", "transfer-encoding",
@@ -54,7 +59,7 @@ final class EndpointRoutes {
         api.route(GET, base + "/{endpoint_id}/headers", ctx -> ApiServer.Reply.of(200, headersOf(endpoint(s, ctx))));
         api.route(PUT, base + "/{endpoint_id}/headers", ctx -> setHeaders(s, endpoint(s, ctx), ctx, false));
         api.route(PATCH, base + "/{endpoint_id}/headers", ctx -> setHeaders(s, endpoint(s, ctx), ctx, true));
-        api.route(GET, base + "/{endpoint_id}/secret", ctx -> ApiServer.Reply.of(200, new Views.SecretOut(endpoint(s, ctx).secret())));
+        api.route(GET, base + "/{endpoint_id}/secret", ctx -> ApiServer.Reply.of(200, new Views.SecretOut(opened(endpoint(s, ctx)).secret())));
         api.route(POST, base + "/{endpoint_id}/secret/rotate", ctx -> rotate(s, endpoint(s, ctx), ctx));
         api.route(GET, base + "/{endpoint_id}/stats", ctx -> {
             Endpoint e = endpoint(s, ctx);
@@ -81,6 +86,20 @@ final class EndpointRoutes {
             return ApiServer.Reply.of(200, Views.ListResponse.of(page, m -> Views.EndpointMessageOut.of(m, withContent)));
         });
         api.route(POST, base + "/{endpoint_id}/send-example", this::sendExample);
+    }
+
+    /**
+     * The endpoint's secrets and header values, opened. A row sealed with a key this node does not
+     * have is answered with what to fix (the servers' ZERODROP_SECRET_KEY), not as an unexpected error.
+     */
+    static EndpointSecrets.Opened opened(Endpoint e) {
+        try {
+            return e.opened();
+        } catch (Sealer.SealedException x) {
+            log.warn("the secrets of endpoint {} do not open: {}", e.id(), x.getMessage());
+            throw new ApiException(500, "secret_unavailable", "the secrets of endpoint '" + e.id() + "' do not open on this server: "
+                    + x.getMessage());
+        }
     }
 
     static Endpoint endpoint(Services s, Context ctx) {
@@ -178,7 +197,7 @@ final class EndpointRoutes {
 
     /** The endpoint's headers, with the values of sensitive ones withheld. */
     static Views.HeadersOut headersOf(Endpoint endpoint) {
-        Map<String, String> headers = new TreeMap<>(endpoint.headers());
+        Map<String, String> headers = new TreeMap<>(opened(endpoint).headers());
         List<String> sensitive = new ArrayList<>();
         for (var e : headers.entrySet()) {
             if (SENSITIVE_HEADERS.contains(e.getKey().toLowerCase(Locale.ROOT))) {
@@ -207,7 +226,7 @@ final class EndpointRoutes {
         checkHeaders(f, "headers", incoming);
         List<String> delete = patch ? deleteHeaders(f, incoming) : List.of();
         f.validate();
-        Map<String, String> result = patch ? new LinkedHashMap<>(e.headers()) : new LinkedHashMap<>();
+        Map<String, String> result = patch ? new LinkedHashMap<>(opened(e).headers()) : new LinkedHashMap<>();
         // Header names are case-insensitive: a patch replaces or deletes a header however it was spelt.
         for (String name : delete) result.keySet().removeIf(k -> k.equalsIgnoreCase(name));
         for (var x : incoming.entrySet()) {
@@ -253,6 +272,7 @@ final class EndpointRoutes {
             if (g != null) grace = g;
             f.validate();
         }
+        opened(e); // the current and rotated secrets are carried over
         s.endpoints().rotateSecret(e, key == null ? Signer.newSecret() : key, Duration.ofSeconds(grace), s.clock().instant());
         return ApiServer.Reply.noContent();
     }

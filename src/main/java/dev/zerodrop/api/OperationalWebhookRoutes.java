@@ -63,7 +63,7 @@ public final class OperationalWebhookRoutes {
             s.endpoints().delete(endpoint(ctx).id(), s.clock().instant());
             return ApiServer.Reply.noContent();
         });
-        api.route(GET, base + "/{endpoint_id}/secret", ctx -> ApiServer.Reply.of(200, new Views.SecretOut(endpoint(ctx).secret())));
+        api.route(GET, base + "/{endpoint_id}/secret", ctx -> ApiServer.Reply.of(200, new Views.SecretOut(EndpointRoutes.opened(endpoint(ctx)).secret())));
         api.route(POST, base + "/{endpoint_id}/secret/rotate", ctx -> EndpointRoutes.rotate(s, endpoint(ctx), ctx));
         api.route(GET, base + "/{endpoint_id}/headers", ctx -> ApiServer.Reply.of(200, EndpointRoutes.headersOf(endpoint(ctx))));
         api.route(PUT, base + "/{endpoint_id}/headers", ctx -> EndpointRoutes.setHeaders(s, endpoint(ctx), ctx, false));

@@ -123,6 +123,10 @@ final class Sender {
                 completer.submit(c, outcomes.refused(c, clock.instant()));
                 return;
             }
+            if (c.sealProblem() != null) {
+                unopenable(c);
+                return;
+            }
             if (c.throttleRate() != null && c.throttleRate() > 0) {
                 long now = ticker.nanos();
                 long waitNanos = limiters.computeIfAbsent(c.endpointId(), k -> new RateLimiter()).reserve(c.throttleRate(), now);
@@ -164,11 +168,28 @@ final class Sender {
                 .log("unexpected error sending delivery {} (incident {}); recorded as an attempt with error class internal",
                         c.id(), incident);
         listener.internalError("send");
+        record(c, started, incident, "internal error while sending (incident " + incident + "); the server log has the details");
+    }
+
+    /**
+     * The endpoint's secrets are sealed with a key this node does not have: nothing is sent unsigned.
+     * An {@code internal} attempt, like any other error of ZeroDrop's own; one line in the log, no trace.
+     */
+    private void unopenable(Claimed c) {
+        String incident = Ids.incident(clock.instant());
+        Dispatcher.ids(log.atError(), c.id(), c.msgId(), c.endpointId(), c.appId())
+                .log("delivery {} not sent (incident {}): {}; recorded as an attempt with error class internal", c.id(), incident,
+                        c.sealProblem());
+        listener.internalError("secret");
+        record(c, null, incident, "not sent: the endpoint's secrets do not open on this node (incident " + incident
+                + "); the server log has the details");
+    }
+
+    private void record(Claimed c, Instant started, String incident, String text) {
         try {
             active.remove(c.id());
             Instant now = clock.instant();
-            completer.submit(c, outcomes.internal(c, started == null ? now : started, now,
-                    "internal error while sending (incident " + incident + "); the server log has the details"));
+            completer.submit(c, outcomes.internal(c, started == null ? now : started, now, text));
         } catch (RuntimeException again) {
             log.error("could not record incident {} of delivery {}; its lease will expire and be rescued: {}", incident, c.id(),
                     again.getMessage());

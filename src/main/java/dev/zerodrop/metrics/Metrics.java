@@ -89,7 +89,7 @@ public final class Metrics implements DispatchListener, GroupCommit.Listener, Au
             attempts.put("dead " + e.label(), attemptCounter("dead", e.label()));
         }
         attempts.put("held http", attemptCounter("held", "http"));
-        for (String stage : new String[] {"send", "record"}) {
+        for (String stage : new String[] {"send", "record", "secret"}) {
             internalErrors.put(stage, Counter.builder("zerodrop.internal.errors").tag("stage", stage)
                     .description("Unexpected errors of ZeroDrop's own while sending or recording a delivery, each recorded as an internal attempt")
                     .register(registry));

@@ -66,6 +66,8 @@ public final class Sealer {
         }
     });
 
+    private final java.util.concurrent.atomic.LongAdder decryptions = new java.util.concurrent.atomic.LongAdder();
+
     public Sealer(List<Key> ring) {
         if (ring.isEmpty()) throw new IllegalArgumentException("the key ring is empty");
         this.ring = List.copyOf(ring);
@@ -115,6 +117,21 @@ public final class Sealer {
         return ring.getFirst().id();
     }
 
+    /** The ids of every key of the ring, the one that seals first. */
+    public List<String> keyIds() {
+        return List.copyOf(byId.keySet());
+    }
+
+    /**
+     * The id of the key that sealed {@code value}, or null for a value stored in clear (before
+     * sealing existed).
+     */
+    public static String keyIdOf(String value) {
+        if (value == null || !value.startsWith(PREFIX)) return null;
+        int colon = value.indexOf(':', PREFIX.length());
+        return colon < 0 ? "" : value.substring(PREFIX.length(), colon);
+    }
+
     public String seal(String purpose, String plain) {
         if (plain == null) return null;
         Key k = ring.getFirst();
@@ -157,11 +174,17 @@ public final class Sealer {
             c.init(Cipher.DECRYPT_MODE, k.key(), new GCMParameterSpec(TAG_BITS, in, 0, NONCE_BYTES));
             c.updateAAD(purpose.getBytes(StandardCharsets.UTF_8));
             String plain = new String(c.doFinal(in, NONCE_BYTES, in.length - NONCE_BYTES), StandardCharsets.UTF_8);
+            decryptions.increment();
             opened.put(cacheKey, plain);
             return plain;
         } catch (GeneralSecurityException | IllegalArgumentException e) {
             throw new SealedException("a secret sealed with key " + id + " does not open (corrupt, or sealed for another purpose)");
         }
+    }
+
+    /** How many values this sealer has decrypted (cache hits excluded): what the hot path must not do per delivery. */
+    public long decryptions() {
+        return decryptions.sum();
     }
 
     /** True when {@code value} is sealed with the current key (nothing to reseal). */

@@ -2,7 +2,6 @@ package dev.zerodrop.store;
 
 import dev.zerodrop.core.AttemptStatus;
 import dev.zerodrop.core.DeliveryState;
-import dev.zerodrop.core.Json;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -24,16 +23,48 @@ public final class DeliveryStore {
     /**
      * A delivery leased to this node, with everything needed to send it. {@code payload} is null when
      * the message's content was expunged: it must not be sent. {@code lostLeases} counts the
-     * lost-lease attempts in a row just before this claim. {@code partAt} is the delivery's partition
-     * key (its message's acceptance time): outcomes carry it so that their writes touch one partition.
+     * lost-lease attempts in a row just before this claim. {@code partAt} is the delivery's partition key (its message's acceptance time):
+     * outcomes carry it so that their writes touch one partition. {@code sealProblem} is null, or why the
+     * endpoint's secrets do not open on this node (they are sealed with a key it does not have): then
+     * {@code secret} is null and the delivery must not be sent.
      */
     public record Claimed(long id, Instant partAt, long leaseToken, int attempts, int budgetBase, int lostLeases, boolean manual, Instant dueAt,
                           String msgId, String appId, String endpointId, String eventType, Instant msgCreatedAt,
                           byte[] payload, String url, Map<String, String> headers,
-                          String secret, List<EndpointStore.OldSecret> oldSecrets, Integer throttleRate) {
+                          String secret, List<EndpointStore.OldSecret> oldSecrets, Integer throttleRate, String sealProblem) {
+
+        public Claimed(long id, Instant partAt, long leaseToken, int attempts, int budgetBase, int lostLeases, boolean manual, Instant dueAt,
+                       String msgId, String appId, String endpointId, String eventType, Instant msgCreatedAt,
+                       byte[] payload, String url, Map<String, String> headers,
+                       String secret, List<EndpointStore.OldSecret> oldSecrets, Integer throttleRate) {
+            this(id, partAt, leaseToken, attempts, budgetBase, lostLeases, manual, dueAt, msgId, appId, endpointId, eventType, msgCreatedAt,
+                    payload, url, headers, secret, oldSecrets, throttleRate, null);
+        }
+
+        /** A claimed delivery with its endpoint's secrets opened (or the reason they do not open). */
+        static Claimed of(long id, Instant partAt, long leaseToken, int attempts, int budgetBase, int lostLeases, boolean manual, Instant dueAt,
+                          String msgId, String appId, String endpointId, String eventType, Instant msgCreatedAt,
+                          byte[] payload, String url, EndpointSecrets secrets, String secret, String headers, String oldSecrets,
+                          Integer throttleRate) {
+            EndpointSecrets.Opened o;
+            String problem = null;
+            try {
+                o = secrets.open(endpointId, secret, headers, oldSecrets);
+            } catch (dev.zerodrop.secret.Sealer.SealedException e) {
+                o = EndpointSecrets.Opened.NONE;
+                problem = e.getMessage();
+            }
+            return new Claimed(id, partAt, leaseToken, attempts, budgetBase, lostLeases, manual, dueAt, msgId, appId, endpointId, eventType,
+                    msgCreatedAt, payload, url, o.headers(), o.secret(), o.oldSecrets(), throttleRate, problem);
+        }
 
         public List<String> signingSecrets(Instant now) {
-            return EndpointStore.signingSecrets(secret, oldSecrets, now);
+            return EndpointSecrets.signingSecrets(secret, oldSecrets, now);
+        }
+
+        @Override
+        public String toString() {
+            return "Claimed[id=" + id + ", leaseToken=" + leaseToken + ", msgId=" + msgId + ", endpointId=" + endpointId + "]"; // never the secrets
         }
     }
 
@@ -109,9 +140,11 @@ public final class DeliveryStore {
             RETURNING d.id, d.lease_token""";
 
     private final Jdbc jdbc;
+    private final EndpointSecrets secrets;
 
-    public DeliveryStore(Jdbc jdbc) {
+    public DeliveryStore(Jdbc jdbc, EndpointSecrets secrets) {
         this.jdbc = jdbc;
+        this.secrets = secrets;
     }
 
     /**
@@ -126,7 +159,7 @@ public final class DeliveryStore {
         // hand out the same fencing token again, and a stale worker could pass the fence.
         return jdbc.tx(c -> {
             keyLookups(c);
-            return Jdbc.query(c, CLAIM, DeliveryStore::mapClaimed, now, head, now, limit - head, now.plus(lease), now);
+            return Jdbc.query(c, CLAIM, this::mapClaimed, now, head, now, limit - head, now.plus(lease), now);
         });
     }
 
@@ -442,13 +475,11 @@ public final class DeliveryStore {
         });
     }
 
-    static Claimed mapClaimed(ResultSet rs) throws SQLException {
-        List<EndpointStore.OldSecret> old = EndpointStore.oldSecrets(rs.getString("old_secrets"));
-        return new Claimed(rs.getLong("id"), Jdbc.instant(rs, "part_at"), rs.getLong("lease_token"), rs.getInt("attempts"), rs.getInt("budget_base"),
+    private Claimed mapClaimed(ResultSet rs) throws SQLException {
+        return Claimed.of(rs.getLong("id"), Jdbc.instant(rs, "part_at"), rs.getLong("lease_token"), rs.getInt("attempts"), rs.getInt("budget_base"),
                 rs.getInt("lost_leases"), rs.getBoolean("manual"), Jdbc.instant(rs, "next_attempt_at"), rs.getString("msg_id"),
                 rs.getString("app_id"), rs.getString("endpoint_id"), rs.getString("event_type"), Jdbc.instant(rs, "msg_created_at"),
-                rs.getBytes("payload"),
-                rs.getString("url"), Json.stringMap(rs.getString("headers")), rs.getString("secret"), old,
-                (Integer) rs.getObject("throttle_rate"));
+                rs.getBytes("payload"), rs.getString("url"), secrets, rs.getString("secret"), rs.getString("headers"),
+                rs.getString("old_secrets"), (Integer) rs.getObject("throttle_rate"));
     }
 }

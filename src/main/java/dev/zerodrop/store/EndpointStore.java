@@ -1,6 +1,5 @@
 package dev.zerodrop.store;
 
-import com.fasterxml.jackson.core.type.TypeReference;
 import dev.zerodrop.core.Ids;
 import dev.zerodrop.core.Json;
 import java.sql.Connection;
@@ -12,33 +11,42 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
-/** Endpoints: where an application's messages are delivered. */
+/**
+ * Endpoints: where an application's messages are delivered. Their secrets and header values are
+ * sealed before they reach the database (see {@link EndpointSecrets}).
+ */
 public final class EndpointStore {
     public record OldSecret(String key, long expiresAt) {}
 
+    /**
+     * An endpoint. Its secrets are opened on first use: {@link #secret()}, {@link #headers()} and
+     * {@link #oldSecrets()} throw {@link dev.zerodrop.secret.Sealer.SealedException} when they are
+     * sealed with a key this node does not have.
+     */
     public record Endpoint(String id, String appId, String uid, String url, String description,
                            List<String> filterTypes, List<String> channels, boolean disabled, Integer throttleRate,
-                           Map<String, String> metadata, Map<String, String> headers, String secret,
-                           List<OldSecret> oldSecrets, Instant createdAt, Instant updatedAt) {
+                           Map<String, String> metadata, EndpointSecrets.Stored sealed, Instant createdAt, Instant updatedAt) {
+
+        public EndpointSecrets.Opened opened() {
+            return sealed.opened();
+        }
+
+        public String secret() {
+            return opened().secret();
+        }
+
+        /** The custom headers, opened (shared: copy before changing). */
+        public Map<String, String> headers() {
+            return opened().headers();
+        }
+
+        public List<OldSecret> oldSecrets() {
+            return opened().oldSecrets();
+        }
 
         /** The secrets that sign a delivery now: the current one first, then those still in their grace period. */
         public List<String> signingSecrets(Instant now) {
-            return EndpointStore.signingSecrets(secret, oldSecrets, now);
-        }
-    }
-
-    static List<String> signingSecrets(String secret, List<OldSecret> oldSecrets, Instant now) {
-        List<String> out = new ArrayList<>();
-        out.add(secret);
-        for (OldSecret s : oldSecrets) if (s.expiresAt() > now.toEpochMilli()) out.add(s.key());
-        return out;
-    }
-
-    static List<OldSecret> oldSecrets(String json) throws SQLException {
-        try {
-            return Json.MAPPER.readValue(json, OLD_SECRETS);
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new SQLException("bad old_secrets", e);
+            return EndpointSecrets.signingSecrets(secret(), oldSecrets(), now);
         }
     }
 
@@ -47,16 +55,17 @@ public final class EndpointStore {
                                List<String> channels, boolean disabled, Integer throttleRate,
                                Map<String, String> metadata) {}
 
-    private static final TypeReference<List<OldSecret>> OLD_SECRETS = new TypeReference<>() {};
     private static final String COLUMNS = """
             id, app_id, uid, url, description, filter_types, channels, disabled, throttle_rate,
             metadata::text AS metadata, headers::text AS headers, secret, old_secrets::text AS old_secrets,
             created_at, updated_at""";
 
     private final Jdbc jdbc;
+    private final EndpointSecrets secrets;
 
-    public EndpointStore(Jdbc jdbc) {
+    public EndpointStore(Jdbc jdbc, EndpointSecrets secrets) {
         this.jdbc = jdbc;
+        this.secrets = secrets;
     }
 
     public Endpoint create(String appId, EndpointData d, String secret, Instant now) {
@@ -72,7 +81,8 @@ public final class EndpointStore {
                                           metadata, headers, secret, created_at, updated_at)
                     VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
                     id, appId, d.uid(), d.url(), d.description(), array(d.filterTypes()), array(d.channels()), d.disabled(),
-                    d.throttleRate(), new Jdbc.Json(Json.write(d.metadata())), new Jdbc.Json(Json.write(headers)), secret, now, now);
+                    d.throttleRate(), new Jdbc.Json(Json.write(d.metadata())), secrets.sealHeaders(id, headers),
+                    secrets.sealSecret(id, secret), now, now);
         } catch (Jdbc.UniqueViolation e) {
             throw new Conflict("An endpoint with uid '" + d.uid() + "' already exists in this application");
         }
@@ -81,12 +91,12 @@ public final class EndpointStore {
 
     public Optional<Endpoint> find(String appId, String idOrUid) {
         return jdbc.queryOne("SELECT " + COLUMNS + " FROM endpoint WHERE app_id = ? AND (id = ? OR uid = ?) AND deleted_at IS NULL ORDER BY (id = ?) DESC LIMIT 1",
-                EndpointStore::map, appId, idOrUid, idOrUid, idOrUid);
+                this::map, appId, idOrUid, idOrUid, idOrUid);
     }
 
     public Page<Endpoint> list(String appId, PageRequest page) {
         return page.run(jdbc, "SELECT " + COLUMNS + " FROM endpoint WHERE app_id = ? AND deleted_at IS NULL", "id",
-                List.of(appId), EndpointStore::map, Endpoint::id);
+                List.of(appId), this::map, Endpoint::id);
     }
 
     /**
@@ -167,7 +177,7 @@ public final class EndpointStore {
     }
 
     public void setHeaders(String endpointId, Map<String, String> headers, Instant now) {
-        jdbc.update("UPDATE endpoint SET headers = ?, updated_at = ? WHERE id = ?", new Jdbc.Json(Json.write(headers)), now, endpointId);
+        jdbc.update("UPDATE endpoint SET headers = ?, updated_at = ? WHERE id = ?", secrets.sealHeaders(endpointId, headers), now, endpointId);
     }
 
     /** Makes {@code newSecret} current; the old one keeps signing until {@code now + grace}. */
@@ -176,19 +186,23 @@ public final class EndpointStore {
         for (OldSecret s : e.oldSecrets()) if (s.expiresAt() > now.toEpochMilli()) old.add(s);
         if (!grace.isZero()) old.add(new OldSecret(e.secret(), now.plus(grace).toEpochMilli()));
         jdbc.update("UPDATE endpoint SET secret = ?, old_secrets = ?, updated_at = ? WHERE id = ?",
-                newSecret, new Jdbc.Json(Json.write(old)), now, e.id());
+                secrets.sealSecret(e.id(), newSecret), secrets.sealOldSecrets(e.id(), old), now, e.id());
     }
 
     static String[] array(List<String> list) {
         return list == null ? null : list.toArray(String[]::new);
     }
 
-    static Endpoint map(ResultSet rs) throws SQLException {
-        List<OldSecret> old = oldSecrets(rs.getString("old_secrets"));
-        return new Endpoint(rs.getString("id"), rs.getString("app_id"), rs.getString("uid"), rs.getString("url"),
+    Endpoint map(ResultSet rs) throws SQLException {
+        return map(secrets, rs);
+    }
+
+    static Endpoint map(EndpointSecrets secrets, ResultSet rs) throws SQLException {
+        String id = rs.getString("id");
+        return new Endpoint(id, rs.getString("app_id"), rs.getString("uid"), rs.getString("url"),
                 rs.getString("description"), Jdbc.textArray(rs, "filter_types"), Jdbc.textArray(rs, "channels"),
                 rs.getBoolean("disabled"), (Integer) rs.getObject("throttle_rate"), Json.stringMap(rs.getString("metadata")),
-                Json.stringMap(rs.getString("headers")), rs.getString("secret"), old,
+                new EndpointSecrets.Stored(secrets, id, rs.getString("secret"), rs.getString("headers"), rs.getString("old_secrets")),
                 Jdbc.instant(rs, "created_at"), Jdbc.instant(rs, "updated_at"));
     }
 }

@@ -68,14 +68,16 @@ public final class MessageStore {
     }
 
     private final Jdbc jdbc;
+    private final EndpointSecrets secrets;
     private final Retention retention;
 
-    public MessageStore(Jdbc jdbc) {
-        this(jdbc, Retention.DEFAULT);
+    public MessageStore(Jdbc jdbc, EndpointSecrets secrets) {
+        this(jdbc, secrets, Retention.DEFAULT);
     }
 
-    public MessageStore(Jdbc jdbc, Retention retention) {
+    public MessageStore(Jdbc jdbc, EndpointSecrets secrets, Retention retention) {
         this.jdbc = jdbc;
+        this.secrets = secrets;
         this.retention = retention;
     }
 
@@ -176,11 +178,10 @@ public final class MessageStore {
                         if (!"sending".equals(rs.getString("state"))) return null;
                         leasedCount.merge(msgId, 1, Integer::sum);
                         NewMessage m = byId.get(msgId);
-                        leased.add(new DeliveryStore.Claimed(rs.getLong("id"), Jdbc.instant(rs, "part_at"), rs.getLong("lease_token"), 0, 0, 0, false,
+                        leased.add(DeliveryStore.Claimed.of(rs.getLong("id"), Jdbc.instant(rs, "part_at"), rs.getLong("lease_token"), 0, 0, 0, false,
                                 Jdbc.instant(rs, "next_attempt_at"), msgId, rs.getString("app_id"), rs.getString("endpoint_id"),
-                                m.eventType(), m.createdAt(), m.payload(), rs.getString("url"),
-                                dev.zerodrop.core.Json.stringMap(rs.getString("headers")), rs.getString("secret"),
-                                EndpointStore.oldSecrets(rs.getString("old_secrets")), null));
+                                m.eventType(), m.createdAt(), m.payload(), rs.getString("url"), secrets, rs.getString("secret"),
+                                rs.getString("headers"), rs.getString("old_secrets"), null));
                         return null;
                     },
                     leaseUntil, ids, apps, types, channels, first, created, leaseUntil, inserted.toArray(String[]::new));
@@ -360,7 +361,7 @@ public final class MessageStore {
                        e.created_at, e.updated_at, d.state, d.next_attempt_at, d.updated_at AS d_updated_at
                   FROM delivery d JOIN endpoint e ON e.id = d.endpoint_id WHERE d.msg_id = ?""";
         return page.run(jdbc, sql, "e.id", List.of(msgId),
-                rs -> new EndpointWithStatus(EndpointStore.map(rs), new DeliveryStatus(rs.getString("state"),
+                rs -> new EndpointWithStatus(EndpointStore.map(secrets, rs), new DeliveryStatus(rs.getString("state"),
                         Jdbc.instant(rs, "next_attempt_at"), Jdbc.instant(rs, "d_updated_at"))),
                 x -> x.endpoint().id());
     }

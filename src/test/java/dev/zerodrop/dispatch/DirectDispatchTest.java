@@ -83,7 +83,7 @@ class DirectDispatchTest {
                 byte[] payload = "{\"n\":1}".getBytes(StandardCharsets.UTF_8);
                 var due = new MessageStore.NewMessage(Ids.message(now), app, "x", null, null, payload, now, null);
                 var later = new MessageStore.NewMessage(Ids.message(now), app, "x", null, null, payload, now, now.plusSeconds(600));
-                MessageStore messages = new MessageStore(zd.server().database().jdbc());
+                MessageStore messages = new MessageStore(zd.server().database().jdbc(), TestServer.endpointSecrets());
                 MessageStore.Batch b = messages.createAll(List.of(new MessageStore.Submission(due, null),
                         new MessageStore.Submission(later, null)), until);
 
@@ -129,7 +129,7 @@ class DirectDispatchTest {
                 // Another node stored the message with its delivery leased to itself, then died before sending it.
                 Instant now = Instant.now();
                 var m = new MessageStore.NewMessage(Ids.message(now), app, "x", null, null, "{\"n\":2}".getBytes(StandardCharsets.UTF_8), now, null);
-                MessageStore.Batch b = new MessageStore(zd.server().database().jdbc())
+                MessageStore.Batch b = new MessageStore(zd.server().database().jdbc(), TestServer.endpointSecrets())
                         .createAll(List.of(new MessageStore.Submission(m, null)), now.plusSeconds(1));
                 assertThat(b.leased()).hasSize(1);
 

@@ -94,7 +94,7 @@ class LeaseFencingTest {
         try (TestDatabase db = TestDatabase.create("fence_store")) {
             try (TestServer zd = undispatched(db)) {
                 String app = oneMessage(zd);
-                DeliveryStore store = new DeliveryStore(zd.server().database().jdbc());
+                DeliveryStore store = new DeliveryStore(zd.server().database().jdbc(), TestServer.endpointSecrets());
                 var now = java.time.Instant.now();
                 var first = store.claim(now, 10, Duration.ofMillis(1));
                 assertThat(first).hasSize(1);
@@ -134,7 +134,7 @@ class LeaseFencingTest {
         try (TestDatabase db = TestDatabase.create("fence_batch")) {
             try (TestServer zd = undispatched(db)) {
                 String app = oneMessage(zd);
-                DeliveryStore store = new DeliveryStore(zd.server().database().jdbc());
+                DeliveryStore store = new DeliveryStore(zd.server().database().jdbc(), TestServer.endpointSecrets());
                 var now = java.time.Instant.now();
                 var first = store.claim(now, 10, Duration.ofMillis(1)).getFirst();
                 store.rescue(now.plusSeconds(1), 10, x -> completion(x.id(), x.partAt(), x.leaseToken(), "pending", now, false,

@@ -8,6 +8,7 @@ import dev.zerodrop.store.Database;
 import dev.zerodrop.store.EndpointStore;
 import dev.zerodrop.store.MessageStore;
 import dev.zerodrop.testing.TestDatabase;
+import dev.zerodrop.testing.TestServer;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -27,11 +28,11 @@ class GroupCommitTest {
         try (TestDatabase tdb = TestDatabase.create("group_commit"); Database db = Database.open(tdb.url(), null, null, 8)) {
             Instant now = Instant.now();
             var app = new AppStore(db.jdbc()).create(new AppStore.AppData(null, "gc", null, Map.of()), now);
-            var endpoints = new EndpointStore(db.jdbc());
+            var endpoints = new EndpointStore(db.jdbc(), TestServer.endpointSecrets());
             endpoints.create(app.id(), new EndpointStore.EndpointData(null, "https://example.com/all", "", null, null, false, null, Map.of()), "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", now);
             endpoints.create(app.id(), new EndpointStore.EndpointData(null, "https://example.com/paid", "", List.of("paid"), null, false, null, Map.of()), "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", now);
             endpoints.create(app.id(), new EndpointStore.EndpointData(null, "https://example.com/eu", "", null, List.of("eu"), false, null, Map.of()), "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", now);
-            MessageStore messages = new MessageStore(db.jdbc());
+            MessageStore messages = new MessageStore(db.jdbc(), TestServer.endpointSecrets());
             int n = 300;
             List<CompletableFuture<MessageStore.Created>> results = new ArrayList<>();
             List<MessageStore.NewMessage> sent = new ArrayList<>();

@@ -196,11 +196,13 @@ class EmbeddedDatabaseTest {
         }
     }
 
+    /** A child node on the test nodes' key ring: the in-process servers that follow open what it sealed. */
     private static List<String> serveCommand(Path data, int port) {
         String java = ProcessHandle.current().info().command().orElse("java");
         return List.of(java, "-cp", System.getProperty("java.class.path"), "dev.zerodrop.cli.Main", "serve",
                 "--port", Integer.toString(port), "--host", "127.0.0.1", "--data-dir", data.toString(),
-                "--admin-token", TestServer.TOKEN, "--allow-private-cidrs", "127.0.0.0/8", "--dispatch", "false");
+                "--admin-token", TestServer.TOKEN, "--secret-key", TestServer.SECRET_KEY, "--allow-private-cidrs", "127.0.0.0/8",
+                "--dispatch", "false");
     }
 
     private final HttpClient http = HttpClient.newHttpClient();

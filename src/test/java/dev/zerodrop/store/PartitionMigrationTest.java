@@ -61,7 +61,7 @@ class PartitionMigrationTest {
 
                 // New rows land in the partitions made at start, and ids go on from the old ones.
                 new PartitionStore(db.jdbc()).ensure(Instant.now(), Duration.ofHours(1), Duration.ofHours(2));
-                MessageStore messages = new MessageStore(db.jdbc());
+                MessageStore messages = new MessageStore(db.jdbc(), dev.zerodrop.testing.TestServer.endpointSecrets());
                 Instant now = Instant.now();
                 var created = messages.createAll(java.util.List.of(new MessageStore.Submission(new MessageStore.NewMessage("msg_new", "app_m",
                         "x", "evt-new", null, "{}".getBytes(), now, null), null)));

@@ -22,6 +22,11 @@ public final class TestServer implements AutoCloseable {
     /** The key ring of every test node (a fixed key, so that nodes of one test share their secrets). */
     public static final String SECRET_KEY = "kQ7wq3S3F1oZ9uDwF8rFQm0aJk7b3Qe2pW6xTzV4nYs";
 
+    /** The stores' sealing of endpoint secrets under {@link #SECRET_KEY}, for tests that use a store directly. */
+    public static dev.zerodrop.store.EndpointSecrets endpointSecrets() {
+        return new dev.zerodrop.store.EndpointSecrets(new dev.zerodrop.secret.Sealer(dev.zerodrop.secret.Sealer.parse(SECRET_KEY)));
+    }
+
     private final Server server;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
