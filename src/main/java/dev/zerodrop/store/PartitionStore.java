@@ -24,6 +24,7 @@ import java.util.stream.Collectors;
  */
 public final class PartitionStore {
     private static final long LOCK = 7206003;
+    private static final long EXPIRE_LOCK = 7206004;
     private static final DateTimeFormatter NAME = DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss").withZone(ZoneOffset.UTC);
     private static final List<String> PARENTS = List.of("message", "delivery", "attempt");
     private static final String UNFINISHED = "('pending', 'held', 'dead', 'sending')";
@@ -106,6 +107,20 @@ public final class PartitionStore {
      * delivery in flight waits for the next run. Returns what was dropped.
      */
     public List<Expiry> expire(Instant now, Duration retention) {
+        // One expiry at a time (the cluster's job, or a caller of this method): a range's steps must not interleave.
+        try (Connection lock = jdbc.dataSource().getConnection()) {
+            Jdbc.query(lock, "SELECT pg_advisory_lock(?)", rs -> null, EXPIRE_LOCK);
+            try {
+                return expireLocked(now, retention);
+            } finally {
+                Jdbc.query(lock, "SELECT pg_advisory_unlock(?)", rs -> null, EXPIRE_LOCK);
+            }
+        } catch (SQLException e) {
+            throw Jdbc.translate(e);
+        }
+    }
+
+    private List<Expiry> expireLocked(Instant now, Duration retention) {
         Instant cutoff = now.minus(retention);
         List<Expiry> out = new ArrayList<>();
         for (Range m : ranges("message")) {

@@ -25,7 +25,7 @@ class GroupCommitTest {
 
     @Test
     void concurrentSubmissionsAreStoredOnceEachWithTheirFanOutAndDuplicatesNamed() throws Exception {
-        try (TestDatabase tdb = TestDatabase.create("group_commit"); Database db = Database.open(tdb.url(), null, null, 8)) {
+        try (TestDatabase tdb = TestDatabase.create("group_commit"); Database db = TestDatabase.partitioned(Database.open(tdb.url(), null, null, 8))) {
             Instant now = Instant.now();
             var app = new AppStore(db.jdbc()).create(new AppStore.AppData(null, "gc", null, Map.of()), now);
             var endpoints = new EndpointStore(db.jdbc(), TestServer.endpointSecrets());

@@ -23,7 +23,7 @@ class SealedSecretsTest {
     @BeforeAll
     static void open() {
         tdb = TestDatabase.create("sealed_secrets");
-        db = Database.open(tdb.url(), null, null, 4);
+        db = TestDatabase.partitioned(Database.open(tdb.url(), null, null, 4));
     }
 
     @AfterAll

@@ -56,4 +56,13 @@ public final class TestDatabase implements AutoCloseable {
     public void close() {
         admin("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)");
     }
+
+    /**
+     * Makes the time partitions that a node makes at start (an hour each, two days ahead), for tests
+     * that use the stores without starting a node.
+     */
+    public static dev.zerodrop.store.Database partitioned(dev.zerodrop.store.Database db) {
+        new dev.zerodrop.store.PartitionStore(db.jdbc()).ensure(java.time.Instant.now(), java.time.Duration.ofHours(1), java.time.Duration.ofDays(2));
+        return db;
+    }
 }
