@@ -38,6 +38,7 @@ public final class Main implements Runnable {
         cl.addSubcommand("dlq", new DlqCommand());
         cl.addSubcommand("audit", new AuditCommand());
         cl.addSubcommand("slo", new SloCommand());
+        cl.addSubcommand("keys", new KeysCommand());
         cl.setCaseInsensitiveEnumValuesAllowed(true);
         return cl;
     }
