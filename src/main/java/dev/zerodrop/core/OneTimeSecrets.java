@@ -32,7 +32,9 @@ public final class OneTimeSecrets {
      * or a test's own stream is used as given).
      */
     public static OneTimeSecrets of(PrintStream console, Path dataDir) {
-        boolean unwatched = console == System.out && System.console() == null;
+        // Since Java 22 System.console() may be there with its streams redirected; isTerminal() tells.
+        java.io.Console terminal = System.console();
+        boolean unwatched = console == System.out && (terminal == null || !terminal.isTerminal());
         return new OneTimeSecrets(console, unwatched && dataDir != null && Files.isDirectory(dataDir) ? dataDir : null);
     }
 
