@@ -179,6 +179,9 @@ public final class ApiServer implements AutoCloseable {
         if (access == Access.ANY && method != HandlerType.GET) {
             throw new IllegalArgumentException(method + " " + path + ": ANY is for reading a catalogue; writes need another access");
         }
+        if (access == Access.APP && !path.contains("{app_id}")) {
+            throw new IllegalArgumentException(method + " " + path + ": APP takes the application from {app_id}, which this path lacks");
+        }
         add(method, path, access, action, true);
         if (method == HandlerType.GET) add(HandlerType.HEAD, path, access, action, true);
     }
