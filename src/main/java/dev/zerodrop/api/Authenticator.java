@@ -121,15 +121,14 @@ public final class Authenticator {
     public Principal authenticate(String token, String client) {
         Instant now = clock.instant();
         long ms = now.toEpochMilli();
-        TokenStore.Presented p = tokens.presented(token);
-        byte[] hash = p.keyed().getBytes(StandardCharsets.US_ASCII);
+        String key = tokens.keyed(token);
+        byte[] hash = key.getBytes(StandardCharsets.US_ASCII);
         for (Configured c : configured) {
             if (MessageDigest.isEqual(c.hash(), hash)) {
                 used(c.principal(), now);
                 return c.principal();
             }
         }
-        String key = p.keyed();
         Verified v = verified.get(key);
         if (v != null) {
             if (ms - v.checkedAtMillis() < CACHE_TTL.toMillis() && (v.expiresAt() == null || now.isBefore(v.expiresAt()))) {
@@ -158,7 +157,7 @@ public final class Authenticator {
             if (!unknownLookups.tryTake(nanos.getAsLong())) throw throttled(1_000_000_000L, "too many unknown tokens on this node");
         }
         lookups.incrementAndGet();
-        Optional<TokenStore.Key> found = tokens.lookup(p, now);
+        Optional<TokenStore.Key> found = tokens.lookup(tokens.presented(token, key), now);
         if (found.isEmpty()) {
             if (bucket != null) bucket.take(nanos.getAsLong());
             unknownCount.incrementAndGet();
