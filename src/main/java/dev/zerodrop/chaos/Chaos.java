@@ -431,9 +431,11 @@ public final class Chaos {
 
     /** The 503 window, how soon acknowledgements and deliveries came back after the promotion, and the receiver's longest silence. */
     private static void measure(Ledger ledger, Moments m, Map<String, Object> facts, List<String> violations) {
-        List<Long> unavailable = ledger.unavailableTimes();
+        List<Long> all503 = ledger.unavailableTimes();
+        List<Long> unavailable = all503.stream().filter(t -> t >= m.stalled()).toList(); // the fault's; earlier ones mean an overloaded machine
         List<Long> acks = ledger.ackTimes();
         List<Long> deliveries = ledger.deliveryTimes();
+        if (unavailable.size() < all503.size()) facts.put("503s-before-fault", all503.size() - unavailable.size());
         facts.put("503s", unavailable.size());
         if (unavailable.isEmpty()) {
             violations.add("no 503 was answered around the fault");

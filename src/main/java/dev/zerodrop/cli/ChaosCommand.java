@@ -46,7 +46,9 @@ final class ChaosCommand implements Callable<Integer> {
         List<Chaos.Result> results = new ArrayList<>();
         for (String sc : scenarios) results.addAll(chaos.run(sc.trim()));
         boolean ok = results.stream().allMatch(Chaos.Result::ok);
-        System.out.println(ok ? "chaos: every scenario passed: nothing acknowledged was lost" : "chaos: FAILED");
+        long contrastLost = results.stream().filter(Chaos.Result::contrast).mapToLong(r -> r.report().lost()).sum();
+        System.out.println(!ok ? "chaos: FAILED" : "chaos: every scenario passed: nothing acknowledged was lost"
+                + (contrastLost > 0 ? " (the asynchronous-replication contrast lost " + contrastLost + ", as it may)" : ""));
         return ok ? 0 : 1;
     }
 }
