@@ -422,8 +422,9 @@ public final class Chaos {
             noPrimary.set(false);
             facts.put("promote-ms", pg.promoteStandby().toMillis());
             long promoted = System.nanoTime();
-            // At least 5 s of load on the new primary, so that recovery is seen whatever --load says.
-            long end = Math.max(start + s.load().toNanos(), promoted + Duration.ofSeconds(5).toNanos());
+            // At least 8 s of load on the new primary, so that recovery is seen whatever --load says: longer
+            // than the 5 s that HikariCP's reconnection backoff can reach.
+            long end = Math.max(start + s.load().toNanos(), promoted + Duration.ofSeconds(8).toNanos());
             NodeProcess.pause(Duration.ofNanos(end - System.nanoTime()));
             return new Moments(start, stalled, killed, promoted, System.nanoTime());
         }
