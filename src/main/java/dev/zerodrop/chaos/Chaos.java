@@ -378,7 +378,8 @@ public final class Chaos {
                 flags.put("db-url", pg.jdbcUrl());
                 flags.put("db-user", ReplicatedPostgres.USER);
                 flags.put("db-password", pg.password());
-                for (int i = 1; i <= 2; i++) nodes.add(new NodeProcess(scenario + "-node" + i, freePort(), flags, logs).start(Duration.ofSeconds(60)));
+                for (int i = 1; i <= 2; i++) nodes.add(new NodeProcess(scenario + "-node" + i, freePort(), flags, logs));
+                inParallel(nodes, n -> n.start(Duration.ofSeconds(60))); // their migrations take turns on Flyway's lock
                 List<String> live = nodes.stream().map(NodeProcess::url).toList();
                 try (Receiver r = new Receiver((req, n) -> Receiver.ok())) {
                     Setup app = setUp(live.getFirst(), r, scenario);
@@ -397,10 +398,33 @@ public final class Chaos {
                     facts.put("superseded", sum(nodes, "superseded outcome"));
                 }
             } finally {
-                for (NodeProcess n : nodes) if (n.alive()) n.term(Duration.ofSeconds(30)); // before their database goes
+                inParallel(nodes, n -> n.alive() ? n.term(Duration.ofSeconds(30)) : null); // before their database goes
             }
         }
         return new Result(scenario, ledger.check(), facts, violations, !synchronous);
+    }
+
+    /** Something done to one node. */
+    @FunctionalInterface
+    interface NodeAction {
+        Object apply(NodeProcess node) throws Exception;
+    }
+
+    /** Does {@code action} to every node at once and waits for all of them; the first failure is thrown. */
+    private static void inParallel(List<NodeProcess> nodes, NodeAction action) throws Exception {
+        try (var threads = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+            List<java.util.concurrent.Future<Object>> done = new ArrayList<>();
+            for (NodeProcess n : nodes) done.add(threads.submit(() -> action.apply(n)));
+            Exception first = null;
+            for (var f : done) {
+                try {
+                    f.get();
+                } catch (java.util.concurrent.ExecutionException e) {
+                    if (first == null) first = e.getCause() instanceof Exception c ? c : e;
+                }
+            }
+            if (first != null) throw first;
+        }
     }
 
     /** When the failover's steps happened ({@link System#nanoTime()}). */

@@ -20,6 +20,16 @@ class FailoverTest {
     Path dir;
 
     @Test
+    void theWindowsAreMeasuredFromTheTimeline() {
+        java.util.List<Long> times = java.util.List.of(100L, 110L, 400L, 420L, 900L);
+        assertThat(Chaos.longestGap(times, 100, 1_000)).isEqualTo(480); // 420 -> 900
+        assertThat(Chaos.longestGap(times, 0, 420)).isEqualTo(290);     // 110 -> 400; 900 is past the end
+        assertThat(Chaos.longestGap(times, 950, 2_000)).isEqualTo(1_050); // nothing at all in the window
+        assertThat(Chaos.firstAfter(times, 400)).isEqualTo(420);
+        assertThat(Chaos.firstAfter(times, 900)).isEqualTo(-1);
+    }
+
+    @Test
     void aSynchronousStandbyTakesOverWithNothingAcknowledgedLost() throws Exception {
         ReplicatedPostgres.binaries(); // fails, naming the package to install, when they are missing
         Chaos chaos = new Chaos(new Chaos.Settings(Duration.ofSeconds(4), 60, dir, "jdbc:postgresql://127.0.0.1:5432/", System.out));
