@@ -446,9 +446,15 @@ public final class Chaos {
             noPrimary.set(false);
             facts.put("promote-ms", pg.promoteStandby().toMillis());
             long promoted = System.nanoTime();
-            // At least 8 s of load on the new primary, so that recovery is seen whatever --load says: longer
-            // than the 5 s that HikariCP's reconnection backoff can reach.
-            long end = Math.max(start + s.load().toNanos(), promoted + Duration.ofSeconds(8).toNanos());
+            // Load on the new primary until acknowledgements and deliveries are back, whatever --load says
+            // (up to 10 s: HikariCP's reconnection backoff alone can reach 5 s), then 4 s more: longer than
+            // the 3 s that the requests queued for a connection meanwhile wait before their 503.
+            long deadline = promoted + Duration.ofSeconds(10).toNanos();
+            while (System.nanoTime() < deadline
+                    && (firstAfter(ledger.ackTimes(), promoted) < 0 || firstAfter(ledger.deliveryTimes(), promoted) < 0)) {
+                NodeProcess.pause(Duration.ofMillis(100));
+            }
+            long end = Math.max(start + s.load().toNanos(), System.nanoTime() + Duration.ofSeconds(4).toNanos());
             NodeProcess.pause(Duration.ofNanos(end - System.nanoTime()));
             return new Moments(start, stalled, killed, promoted, System.nanoTime());
         }

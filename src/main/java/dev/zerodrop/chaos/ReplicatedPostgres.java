@@ -105,8 +105,25 @@ public final class ReplicatedPostgres implements AutoCloseable {
         return TOOLS.stream().allMatch(t -> Files.isExecutable(dir.resolve(t)));
     }
 
-    /** Builds and starts both clusters, waits until the standby streams, then turns synchronous replication on if asked. */
+    /**
+     * Builds and starts both clusters, waits until the standby streams, then turns synchronous
+     * replication on if asked. On failure, what was started is stopped and removed.
+     */
     public ReplicatedPostgres start() throws IOException, SQLException {
+        try {
+            build();
+            return this;
+        } catch (IOException | SQLException | RuntimeException e) {
+            try {
+                close();
+            } catch (IOException suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw e;
+        }
+    }
+
+    private void build() throws IOException, SQLException {
         // Under /tmp when root, so that the postgres user can reach it whatever java.io.tmpdir says.
         dir = asRoot ? Files.createTempDirectory(Path.of("/tmp"), "zerodrop-failover-") : Files.createTempDirectory("zerodrop-failover-");
         Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
@@ -134,15 +151,14 @@ public final class ReplicatedPostgres implements AutoCloseable {
                 + "primary_conninfo = 'host=127.0.0.1 port=" + relay.port() + " user=" + USER + " password=" + password
                 + " application_name=" + STANDBY + "'\n", StandardOpenOption.TRUNCATE_EXISTING);
         pg("pg_ctl", "-D", standbyDir().toString(), "-l", dir.resolve("standby.log").toString(), "-w", "-t", "120", "start");
-        awaitReplication("streaming");
+        awaitReplication("streaming/async");
         if (synchronous) {
             try (Connection c = connect(primaryPort, "postgres"); var st = c.createStatement()) {
                 st.execute("ALTER SYSTEM SET synchronous_standby_names = '" + STANDBY + "'");
                 st.execute("SELECT pg_reload_conf()");
             }
-            awaitReplication("sync");
+            awaitReplication("streaming/sync");
         }
-        return this;
     }
 
     private static String settings(int port) {
@@ -154,16 +170,17 @@ public final class ReplicatedPostgres implements AutoCloseable {
         return sb.toString();
     }
 
-    /** Waits until the standby streams ({@code state}) or is the synchronous one ({@code sync_state}). */
+    /** Waits until {@link #replicationState()} is {@code want}. */
     private void awaitReplication(String want) throws IOException, SQLException {
         long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
         String seen = "none";
         while (System.nanoTime() < deadline) {
             seen = replicationState();
-            if (seen.contains(want)) return;
+            if (seen.equals(want)) return;
             NodeProcess.pause(Duration.ofMillis(100));
         }
-        throw new IOException("the standby did not reach '" + want + "' within 60s (last seen: " + seen + "); see " + dir);
+        throw new IOException("the standby did not reach '" + want + "' within 60s (last seen: " + seen + "); see "
+                + logDir.resolve(name + "-standby.log"));
     }
 
     /** The standby as the primary sees it: {@code state/sync_state}, e.g. {@code streaming/sync}, or {@code none}. */
@@ -211,7 +228,7 @@ public final class ReplicatedPostgres implements AutoCloseable {
     public Duration promoteStandby() throws SQLException, IOException {
         long start = System.nanoTime();
         try (Connection c = connect(standbyPort, "postgres"); var st = c.createStatement(); var rs = st.executeQuery("SELECT pg_promote(true, 60)")) {
-            if (!rs.next() || !rs.getBoolean(1)) throw new IOException("the standby was not promoted within 60s; see " + dir);
+            if (!rs.next() || !rs.getBoolean(1)) throw new IOException("the standby was not promoted within 60s; see " + logDir.resolve(name + "-standby.log"));
         }
         return Duration.ofNanos(System.nanoTime() - start);
     }
@@ -271,7 +288,7 @@ public final class ReplicatedPostgres implements AutoCloseable {
         try {
             if (!p.waitFor(150, TimeUnit.SECONDS)) {
                 p.destroyForcibly();
-                throw new IOException(tool + " did not finish within 150s; see " + out);
+                throw new IOException(tool + " did not finish within 150s; see " + logDir.resolve(name + "-commands.log"));
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
