@@ -555,7 +555,12 @@ async function main() {
     eq("delivery.oneSignatureBeforeRotation", early.headers["webhook-signature"].split(" ").length, 1);
     eq("delivery.oldOnlyBeforeRotation", verifyWith(secret2.key, early.body, early.headers), [false, false]);
 
-    // stats: counts of this endpoint's deliveries, in a time range
+    // stats: counts of this endpoint's deliveries, in a time range, once the last one is recorded
+    // (the receiver's answer arrives before the outcome is committed)
+    await until("the post-rotation delivery to be recorded", async () => {
+        const d = await svix.messageAttempt.listAttemptedDestinations(app.id, rot.id);
+        return d.data.length === 1 && d.data[0].status === MessageStatus.Success;
+    });
     const statsAll = await svix.endpoint.getStats(app.id, ep.id);
     const STATS = { success: "number", pending: "number", sending: "number", fail: "number", canceled: "number" };
     shape("EndpointStats", statsAll, STATS);

@@ -4,6 +4,10 @@ import dev.zerodrop.alert.AlertEngine;
 import dev.zerodrop.alert.Notifier;
 import dev.zerodrop.api.AlertRoutes;
 import dev.zerodrop.api.AuditRoutes;
+import dev.zerodrop.api.AuthRoutes;
+import dev.zerodrop.api.Authenticator;
+import dev.zerodrop.api.KeyRoutes;
+import dev.zerodrop.core.OneTimeSecrets;
 import dev.zerodrop.api.BackgroundTaskRoutes;
 import dev.zerodrop.api.ExpungeRoutes;
 import dev.zerodrop.api.OperationalWebhookRoutes;
@@ -53,6 +57,7 @@ import dev.zerodrop.secret.Sealer;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.time.InstantSource;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -97,11 +102,13 @@ public final class Server implements AutoCloseable {
     private final DeadLetterQueue dlq;
     private final Metrics metrics;
     private final Tasks tasks;
+    private final Authenticator auth;
 
     private Server(EmbeddedDatabase embedded, Database db, WebhookClient client, Dispatcher dispatcher, ApiServer api,
                    GroupCommit ingest, AlertEngine alerts, ScheduledExecutorService maintenance, Jobs jobs,
                    String jdbcUrl, DeadLetterQueue dlq,
-                   Metrics metrics, Tasks tasks) {
+                   Metrics metrics, Tasks tasks, Authenticator auth) {
+        this.auth = auth;
         this.tasks = tasks;
         this.metrics = metrics;
         this.dlq = dlq;
@@ -146,11 +153,12 @@ public final class Server implements AutoCloseable {
         var jdbc = db.jdbc();
         EndpointSecrets endpointSecrets;
         SealedSecrets sealed;
+        byte[] pepper;
         try {
             Sealer sealer = Sealer.load(cfg.secretKey(), cfg.dataDir());
             ServerSecretStore serverSecrets = new ServerSecretStore(jdbc, sealer);
             // Opens the server's own secrets: a node given another key stops here, before it serves anything.
-            serverSecrets.bytes("token-pepper", o.clock().instant());
+            pepper = serverSecrets.bytes("token-pepper", o.clock().instant());
             endpointSecrets = new EndpointSecrets(sealer);
             sealed = new SealedSecrets(jdbc, endpointSecrets, serverSecrets);
             // Rows stored in clear by an older version, or sealed with a key that no longer seals, before anything reads them.
@@ -161,8 +169,9 @@ public final class Server implements AutoCloseable {
             if (embedded != null) embedded.close();
             throw e;
         }
-        TokenStore tokens = new TokenStore(jdbc);
-        setUpAdminToken(cfg, tokens, o);
+        TokenStore tokens = new TokenStore(jdbc, pepper);
+        OneTimeSecrets secrets = OneTimeSecrets.of(o.console(), cfg.dataDir());
+        Optional<Map.Entry<String, TokenStore.Key>> adminToken = setUpAdminToken(cfg, tokens, secrets, o);
 
         // Every time the nodes will write must have its partition before anything is accepted.
         PartitionStore partitions = new PartitionStore(jdbc);
@@ -200,17 +209,21 @@ public final class Server implements AutoCloseable {
         Audit audit = new Audit(new AuditStore(jdbc), cfg.stuckLeaseGrace());
         AlertStore alertStore = new AlertStore(jdbc);
         Notifier notifier = Notifier.create(services.apps(), services.endpoints(), messages, services.wake(), cfg.alertWebhookUrl(),
-                cfg.operationalWebhookUrl(), cfg.operationalWebhookSecret(), o.console(), o.clock().instant());
+                cfg.operationalWebhookUrl(), cfg.operationalWebhookSecret(), secrets, o.clock().instant());
         ContentStore contents = new ContentStore(jdbc);
         Tasks tasks = new Tasks(new TaskStore(jdbc), new ReplayStore(jdbc), contents, cfg.replayRate(), wake, o.clock(),
                 notifier::backgroundTaskFinished).start();
         AlertEngine alerts = new AlertEngine(jdbc, alertStore, services.endpoints(), notifier, dlq.store()::valueAtRisk, o.clock(),
                 cfg.autoDisableAfter()).start();
-        ApiServer api = new ApiServer(cfg.host(), cfg.port(), tokens, idempotency, o.clock(), db::isReachable,
+        Authenticator auth = new Authenticator(tokens, adminToken, cfg.metricsToken(),
+                ref -> services.apps().findRecent(ref).map(AppStore.App::id), o.clock(), Authenticator.Limits.DEFAULT);
+        ApiServer api = new ApiServer(cfg.host(), cfg.port(), auth, idempotency, o.clock(), db::isReachable,
                 a -> {
                     a.observe(metrics::httpRequest);
                     new ObservabilityRoutes(metrics::scrape, Metrics.CONTENT_TYPE).register(a);
                     Routes.register(a, services);
+                    new KeyRoutes(tokens, auth, services.apps(), o.clock()).register(a);
+                    new AuthRoutes(tokens, auth, services.apps(), cfg.publicUrl(), o.clock()).register(a);
                     new AlertRoutes(alertStore, services.apps(), o.clock()).register(a);
                     new AuditRoutes(audit, services.apps(), o.clock()).register(a);
                     new SloRoutes(new Slo(jdbc), services.apps(), services.endpoints(), o.clock()).register(a);
@@ -231,6 +244,7 @@ public final class Server implements AutoCloseable {
                 .add("alert evaluation", cfg.alertInterval(), () -> alerts.runOnce(o.clock().instant()))
                 .add("audit counter fold", Duration.ofSeconds(10), audit.store()::fold)
                 .add("secret reseal", Duration.ofHours(1), () -> reseal(sealed))
+                .add("expired portal token purge", Duration.ofHours(6), () -> tokens.purgePortalTokens(o.clock().instant().minus(Duration.ofDays(30))))
                 .add("audit recount", cfg.auditRecountInterval(), () -> audit.store().reconcile(o.clock().instant()))
                 .add("idempotency key purge", Duration.ofMinutes(10), () -> idempotency.purge(o.clock().instant()))
                 .add("dead-letter retention", Duration.ofHours(1), () -> dlq.applyRetention(o.clock().instant()))
@@ -244,9 +258,11 @@ public final class Server implements AutoCloseable {
                     }
                 })
                 .start(min(Duration.ofSeconds(1), cfg.alertInterval()));
+        // This node's own: the last-used times of the keys it verified.
+        every(maintenance, "key last-used times", Duration.ofSeconds(15), Duration.ofSeconds(15), auth::flushLastUsed);
         metrics.watchQueue(new QueueStore(jdbc), o.clock());
         log.info("ZeroDrop listening on http://{}:{} ({} database)", cfg.host(), api.port(), embedded != null ? "embedded" : "external");
-        return new Server(embedded, db, client, dispatcher, api, ingest, alerts, maintenance, jobs, url, dlq, metrics, tasks);
+        return new Server(embedded, db, client, dispatcher, api, ingest, alerts, maintenance, jobs, url, dlq, metrics, tasks, auth);
     }
 
     /** This process in the job log: host, pid and a random part (a restarted node is a new one). */
@@ -293,23 +309,25 @@ public final class Server implements AutoCloseable {
         }
     }
 
-    private static void setUpAdminToken(Config cfg, TokenStore tokens, Options o) {
+    /**
+     * Stores ZERODROP_ADMIN_TOKEN as the configured admin key and returns it with its key, or, when it
+     * is unset and no server-wide key works, makes an admin token and shows it once.
+     */
+    private static Optional<Map.Entry<String, TokenStore.Key>> setUpAdminToken(Config cfg, TokenStore tokens, OneTimeSecrets secrets,
+                                                                                 Options o) {
         if (cfg.adminToken().isPresent()) {
-            tokens.ensure("admin (ZERODROP_ADMIN_TOKEN)", cfg.adminToken().get(), o.clock().instant());
-            return;
+            TokenStore.Key key = tokens.ensure(TokenStore.CONFIGURED_ADMIN, cfg.adminToken().get(), o.clock().instant());
+            return Optional.of(Map.entry(cfg.adminToken().get(), key));
         }
-        Optional<String> created = tokens.createFirstAdminToken(o.clock().instant());
-        created.ifPresent(t -> {
-            o.console().println("""
+        tokens.createFirstAdminToken(o.clock().instant()).ifPresent(t -> secrets.show("the generated admin token", "admin-token", t, """
 
-                    ZeroDrop generated an admin API token. It is shown this once and stored only as a hash:
+                ZeroDrop generated an admin API token. It is shown this once and stored only as a hash:
 
-                        %s
+                    %s
 
-                    Use it as 'Authorization: Bearer <token>'. Set ZERODROP_ADMIN_TOKEN to choose your own.
-                    """.formatted(t));
-            o.console().flush();
-        });
+                Use it as 'Authorization: Bearer <token>'. Set ZERODROP_ADMIN_TOKEN to choose your own.
+                """));
+        return Optional.empty();
     }
 
     public int port() {
@@ -335,6 +353,16 @@ public final class Server implements AutoCloseable {
         return metrics;
     }
 
+    /** The token verifier of this node: its counts, and its last-used times to write now (tests). */
+    public Authenticator authenticator() {
+        return auth;
+    }
+
+    /** Every route of the API with the access it needs. */
+    public java.util.List<ApiServer.Route> routes() {
+        return api.routes();
+    }
+
     /** The dead-letter queue, whose retention job runs hourly on the maintenance thread. */
     public DeadLetterQueue deadLetterQueue() {
         return dlq;
@@ -357,6 +385,7 @@ public final class Server implements AutoCloseable {
         }
         ingest.close();
         tasks.close();
+        auth.flushLastUsed();
         if (dispatcher != null) dispatcher.close();
         client.close();
         metrics.close();

@@ -7,7 +7,7 @@ import dev.zerodrop.store.AppStore;
 import dev.zerodrop.store.EndpointStore;
 import dev.zerodrop.store.MessageStore;
 import dev.zerodrop.store.TaskStore;
-import java.io.PrintStream;
+import dev.zerodrop.core.OneTimeSecrets;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.List;
@@ -55,19 +55,19 @@ public final class Notifier {
      * Creates (or updates) the internal applications for the configured URLs. The operational URL
      * and secret set one operational endpoint at every start (uid {@value #BOOTSTRAP_UID}): its URL,
      * and its secret when one is configured; its other fields are the API's. When no secret is
-     * configured, one is generated on first use and printed once. Without the URL, that endpoint is
+     * configured, one is generated on first use and shown once ({@link OneTimeSecrets}). Without the URL, that endpoint is
      * deleted; the operational endpoints made through the API stay.
      */
     public static Notifier create(AppStore apps, EndpointStore endpoints, MessageStore messages, Runnable wake,
                                   Optional<String> alertUrl, Optional<String> operationalUrl, Optional<String> operationalSecret,
-                                  PrintStream console, Instant now) {
+                                  OneTimeSecrets secrets, Instant now) {
         Optional<Channel> alerts = channel(apps, endpoints, ALERTS_APP, "ZeroDrop alerts", alertUrl, Optional.empty(), null, now);
-        channel(apps, endpoints, OPERATIONAL_APP, OPERATIONAL_NAME, operationalUrl, operationalSecret, console, now);
+        channel(apps, endpoints, OPERATIONAL_APP, OPERATIONAL_NAME, operationalUrl, operationalSecret, secrets, now);
         return new Notifier(apps, endpoints, messages, wake, alerts);
     }
 
     private static Optional<Channel> channel(AppStore apps, EndpointStore endpoints, String uid, String name, Optional<String> url,
-                                             Optional<String> secret, PrintStream console, Instant now) {
+                                             Optional<String> secret, OneTimeSecrets secrets, Instant now) {
         Optional<AppStore.App> app = apps.find(uid);
         if (url.isEmpty()) {
             // Not configured (any more): its endpoint goes, so nothing is sent.
@@ -81,10 +81,15 @@ public final class Notifier {
             var data = new EndpointStore.EndpointData(BOOTSTRAP_UID, url.get(), name, null, null, false, null, Map.of());
             String s = secret.map(Signer::normalise).orElseGet(Signer::newSecret);
             e = endpoints.create(a.id(), data, s, now);
-            if (secret.isEmpty() && console != null) {
-                console.printf("%nZeroDrop generated the secret that signs operational webhooks to %s:%n%n    %s%n%n"
-                        + "Set ZERODROP_OPERATIONAL_WEBHOOK_SECRET to choose your own.%n%n", url.get(), s);
-                console.flush();
+            if (secret.isEmpty() && secrets != null) {
+                secrets.show("the generated operational-webhook secret", "operational-webhook-secret", s, """
+
+                        ZeroDrop generated the secret that signs operational webhooks to %s:
+
+                            %%s
+
+                        Set ZERODROP_OPERATIONAL_WEBHOOK_SECRET to choose your own.
+                        """.formatted(url.get()));
             }
         } else {
             e = existing.get();

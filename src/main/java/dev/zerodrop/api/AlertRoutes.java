@@ -52,25 +52,26 @@ public final class AlertRoutes {
     }
 
     public void register(ApiServer api) {
-        api.route(GET, "/api/v1/alert-rules", ctx -> ApiServer.Reply.of(200, Map.of("data", store.rules().stream().map(RuleOut::of).toList())));
-        api.route(POST, "/api/v1/alert-rules", this::create);
-        api.route(GET, "/api/v1/alert-rules/{rule_id}", ctx -> ApiServer.Reply.of(200, RuleOut.of(rule(ctx))));
-        api.route(PATCH, "/api/v1/alert-rules/{rule_id}", ctx -> {
+        api.route(GET, "/api/v1/alert-rules", Access.ADMIN, ctx -> ApiServer.Reply.of(200, Map.of("data", store.rules().stream().map(RuleOut::of).toList())));
+        api.route(POST, "/api/v1/alert-rules", Access.ADMIN, this::create);
+        api.route(GET, "/api/v1/alert-rules/{rule_id}", Access.ADMIN, ctx -> ApiServer.Reply.of(200, RuleOut.of(rule(ctx))));
+        api.route(PATCH, "/api/v1/alert-rules/{rule_id}", Access.ADMIN, ctx -> {
             Rule r = rule(ctx);
             Rule updated = read(new Fields(ApiServer.body(ctx)), r.appId(), r.kind(), r);
             return ApiServer.Reply.of(200, RuleOut.of(store.updateRule(updated)));
         });
-        api.route(DELETE, "/api/v1/alert-rules/{rule_id}", ctx -> {
+        api.route(DELETE, "/api/v1/alert-rules/{rule_id}", Access.ADMIN, ctx -> {
             Rule r = rule(ctx);
             if (r.appId() == null) throw ApiException.conflict("a default rule cannot be deleted; PATCH it with \"enabled\": false instead");
             store.deleteRule(r.id());
             return ApiServer.Reply.noContent();
         });
-        api.route(GET, "/api/v1/alerts", ctx -> {
+        api.route(GET, "/api/v1/alerts", Access.TENANT, ctx -> {
             String state = ctx.queryParam("state");
             if (state != null && !List.of("firing", "resolved").contains(state)) throw Params.invalid("state", "must be firing or resolved");
             String appRef = ctx.queryParam("app_id");
             String appId = appRef == null ? null : apps.find(appRef).map(AppStore.App::id).orElse(appRef);
+            appId = Tenancy.appFilter(ctx, appId, () -> ApplicationRoutes.notFound(appRef));
             return ApiServer.Reply.of(200, Views.ListResponse.of(store.history(Params.page(ctx, true), state, ctx.queryParam("kind"), appId),
                     AlertOut::of));
         });

@@ -6,13 +6,14 @@ import dev.zerodrop.core.Json;
 import dev.zerodrop.store.Conflict;
 import dev.zerodrop.store.IdempotencyStore;
 import dev.zerodrop.store.StoreUnavailableException;
-import dev.zerodrop.store.TokenStore;
 import io.javalin.Javalin;
 import io.javalin.http.Context;
 import io.javalin.http.HandlerType;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -32,6 +33,7 @@ import org.slf4j.LoggerFactory;
 public final class ApiServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ApiServer.class);
     static final String SCOPE_ATTR = "zd.scope";
+    private static final String PRINCIPAL_ATTR = "zd.principal";
     static final String IDEMPOTENCY_ATTR = "zd.idempotency";
     private static final String STARTED_ATTR = "zd.started";
     static final int MAX_BODY = 2 * 1024 * 1024;
@@ -72,21 +74,22 @@ public final class ApiServer implements AutoCloseable {
     /** The idempotency key of the request being handled, for handlers that record it in their own transaction. */
     record IdempotencyScope(String scope, String key) {}
 
+    /** One registered route: its method, its path template and the access it needs. */
+    public record Route(String method, String path, Access access) {}
+
     private final Javalin app;
-    private final TokenStore tokens;
+    private final Authenticator auth;
+    private final List<Route> table = new ArrayList<>();
     private final IdempotencyStore idempotency;
     private final InstantSource clock;
     private final BooleanSupplier ready;
-    private final Map<String, CachedToken> tokenCache = new ConcurrentHashMap<>();
     /** The idempotent requests running on this node, by scope and key, so that a repeat here is woken at their end. */
     private final Map<String, CompletableFuture<Void>> running = new ConcurrentHashMap<>();
     private final AtomicInteger waiting = new AtomicInteger();
 
-    private record CachedToken(String id, long expiresAtMillis) {}
-
-    public ApiServer(String host, int port, TokenStore tokens, IdempotencyStore idempotency, InstantSource clock,
+    public ApiServer(String host, int port, Authenticator auth, IdempotencyStore idempotency, InstantSource clock,
                      BooleanSupplier ready, java.util.function.Consumer<ApiServer> routes) {
-        this.tokens = tokens;
+        this.auth = auth;
         this.idempotency = idempotency;
         this.clock = clock;
         this.ready = ready;
@@ -157,28 +160,102 @@ public final class ApiServer implements AutoCloseable {
         }
     }
 
-    /** Registers a public route (no token needed). */
-    void open(HandlerType method, String path, Action action) {
-        pending.routes.addHttpHandler(method, path, ctx -> respond(ctx, action.handle(ctx)));
+    /** Every route, in the order registered, with the access each needs. A GET route's HEAD twin is listed too. */
+    public List<Route> routes() {
+        return List.copyOf(table);
     }
 
-    /** Registers a route that needs a bearer token. POSTs honor Idempotency-Key. */
-    void route(HandlerType method, String path, Action action) {
+    /** Registers a public route (no token needed). */
+    void open(HandlerType method, String path, Action action) {
+        route(method, path, Access.OPEN, action);
+    }
+
+    /**
+     * Registers a route with the access it needs (see {@link Access}); the token is checked before
+     * the handler runs. A GET route answers HEAD with the same checks (Javalin would otherwise answer
+     * a HEAD on its own, 200, without running any handler). POSTs honor Idempotency-Key.
+     */
+    void route(HandlerType method, String path, Access access, Action action) {
+        if (access == Access.ANY && method != HandlerType.GET) {
+            throw new IllegalArgumentException(method + " " + path + ": ANY is for reading a catalogue; writes need another access");
+        }
+        if (access == Access.APP && !path.contains("{app_id}")) {
+            throw new IllegalArgumentException(method + " " + path + ": APP takes the application from {app_id}, which this path lacks");
+        }
+        add(method, path, access, action, true);
+        if (method == HandlerType.GET) add(HandlerType.HEAD, path, access, action, true);
+    }
+
+    /**
+     * Registers a POST whose answer holds a token shown once: it is never stored for an
+     * Idempotency-Key replay (the database would then hold the token), so a repeat makes another.
+     */
+    void issuing(String path, Access access, Action action) {
+        add(HandlerType.POST, path, access, action, false);
+    }
+
+    private void add(HandlerType method, String path, Access access, Action action, boolean idempotent) {
+        table.add(new Route(method.name(), path, access));
         pending.routes.addHttpHandler(method, path, ctx -> {
-            String scope = authenticate(ctx);
-            ctx.attribute(SCOPE_ATTR, scope);
-            String key = method == HandlerType.POST ? ctx.header("idempotency-key") : null;
+            Principal p = authorize(ctx, method, access);
+            if (p == null) {
+                respond(ctx, action.handle(ctx));
+                return;
+            }
+            ctx.attribute(PRINCIPAL_ATTR, p);
+            ctx.attribute(SCOPE_ATTR, p.keyId());
+            String key = method == HandlerType.POST && idempotent ? ctx.header("idempotency-key") : null;
             if (key == null || key.isBlank()) {
                 respond(ctx, action.handle(ctx));
                 return;
             }
-            idempotent(ctx, scope, key.trim(), action);
+            idempotent(ctx, p.keyId(), key.trim(), action);
         });
+    }
+
+    /** The caller of the request being handled; null on an open route. */
+    static Principal principal(Context ctx) {
+        return ctx.attribute(PRINCIPAL_ATTR);
+    }
+
+    /**
+     * Checks the token against the route's access: 401 without a working token, 403 for a route the
+     * token may not use at all (server-wide, or a write with a read-only token), 404 for another
+     * application's path, as for one that does not exist.
+     */
+    private Principal authorize(Context ctx, HandlerType method, Access access) {
+        if (access == Access.OPEN) return null;
+        Principal p = authenticate(ctx);
+        if (p.source() == Principal.Source.METRICS_TOKEN) {
+            if (access != Access.METRICS) throw forbidden("this token only reads /metrics");
+            return p;
+        }
+        switch (access) {
+            case METRICS, ADMIN -> {
+                if (!p.serverWide()) throw forbidden("this route is server-wide; an application-scoped token cannot use it");
+            }
+            case SELF -> {
+                return p;
+            }
+            case APP -> {
+                String ref = ctx.pathParam("app_id");
+                if (!auth.owns(p, ref)) throw ApplicationRoutes.notFound(ref);
+            }
+            case ANY, TENANT, OPEN -> {}
+        }
+        if (p.readOnly() && method != HandlerType.GET && method != HandlerType.HEAD) {
+            throw forbidden("this token is read-only: it may only GET and HEAD");
+        }
+        return p;
+    }
+
+    private static ApiException forbidden(String detail) {
+        return new ApiException(403, "forbidden", detail);
     }
 
     private void idempotent(Context ctx, String scope, String key, Action action) throws Exception {
         if (key.length() > 256) throw ApiException.badRequest("Idempotency-Key must be at most 256 characters");
-        String fingerprint = ctx.method() + " " + ctx.path() + " " + TokenStore.hash(new String(ctx.bodyAsBytes(), java.nio.charset.StandardCharsets.UTF_8)).substring(0, 16);
+        String fingerprint = ctx.method() + " " + ctx.path() + " " + sha256(ctx.bodyAsBytes()).substring(0, 16);
         IdempotencyStore.Begin begin = idempotency.begin(scope, key, fingerprint, clock.instant());
         if (begin instanceof IdempotencyStore.Begin.InProgress) begin = awaitFirst(scope, key, fingerprint);
         switch (begin) {
@@ -271,21 +348,27 @@ public final class ApiServer implements AutoCloseable {
         return Optional.ofNullable(s);
     }
 
-    private String authenticate(Context ctx) {
+    private Principal authenticate(Context ctx) {
         String header = ctx.header("Authorization");
-        if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7) || header.length() <= 7) {
+        if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7) || header.isBlank()) {
             throw new ApiException(401, "authentication_failed", "missing bearer token (Authorization: Bearer <token>)");
         }
         String token = header.substring(7).trim();
-        String hash = TokenStore.hash(token);
-        long now = clock.millis();
-        CachedToken cached = tokenCache.get(hash);
-        if (cached != null && cached.expiresAtMillis() > now) return cached.id();
-        Optional<String> id = tokens.lookup(token);
-        if (id.isEmpty()) throw new ApiException(401, "authentication_failed", "invalid token");
-        if (tokenCache.size() > 10_000) tokenCache.clear();
-        tokenCache.put(hash, new CachedToken(id.get(), now + 60_000));
-        return id.get();
+        if (token.isEmpty()) throw new ApiException(401, "authentication_failed", "missing bearer token (Authorization: Bearer <token>)");
+        try {
+            return auth.authenticate(token, ctx.ip());
+        } catch (Authenticator.Throttled t) {
+            ctx.header("Retry-After", Long.toString(t.retryAfterSeconds()));
+            throw t;
+        }
+    }
+
+    private static String sha256(byte[] bytes) {
+        try {
+            return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(bytes));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     // ---- responses ------------------------------------------------------------------------------
@@ -304,6 +387,11 @@ public final class ApiServer implements AutoCloseable {
             if (msg != null && msg.startsWith("Trailing token")) msg = "there is data after the JSON value";
             throw new ApiException(400, "invalid_json", "the request body is not valid JSON: " + msg);
         }
+    }
+
+    /** The request's JSON body; an empty body reads as {}, so that missing fields are 422 like any other. */
+    static JsonNode bodyOrEmpty(Context ctx) {
+        return ctx.bodyAsBytes().length == 0 ? Json.MAPPER.createObjectNode() : body(ctx);
     }
 
     private static byte[] bytes(Object body) {

@@ -12,6 +12,7 @@ import dev.zerodrop.store.AppStore.App;
 import dev.zerodrop.store.AppStore.AppData;
 import io.javalin.http.Context;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
@@ -24,13 +25,12 @@ final class ApplicationRoutes {
     }
 
     void register(ApiServer api) {
-        api.route(GET, "/api/v1/app", ctx -> ApiServer.Reply.of(200,
-                Views.ListResponse.of(s.apps().list(Params.page(ctx, false)), Views.AppOut::of)));
-        api.route(POST, "/api/v1/app", this::create);
-        api.route(GET, "/api/v1/app/{app_id}", ctx -> ApiServer.Reply.of(200, Views.AppOut.of(app(s, ctx))));
-        api.route(PUT, "/api/v1/app/{app_id}", this::put);
-        api.route(PATCH, "/api/v1/app/{app_id}", this::patch);
-        api.route(DELETE, "/api/v1/app/{app_id}", ctx -> {
+        api.route(GET, "/api/v1/app", Access.TENANT, this::list);
+        api.route(POST, "/api/v1/app", Access.ADMIN, this::create);
+        api.route(GET, "/api/v1/app/{app_id}", Access.APP, ctx -> ApiServer.Reply.of(200, Views.AppOut.of(app(s, ctx))));
+        api.route(PUT, "/api/v1/app/{app_id}", Access.APP, this::put);
+        api.route(PATCH, "/api/v1/app/{app_id}", Access.APP, this::patch);
+        api.route(DELETE, "/api/v1/app/{app_id}", Access.APP, ctx -> {
             s.apps().delete(app(s, ctx).id(), s.clock().instant());
             return ApiServer.Reply.noContent();
         });
@@ -39,7 +39,21 @@ final class ApplicationRoutes {
     /** The application named in the path by id or uid, or 404. */
     static App app(Services s, Context ctx) {
         String id = ctx.pathParam("app_id");
-        return s.apps().find(id).orElseThrow(() -> ApiException.notFound("application '" + id + "'"));
+        return s.apps().find(id).orElseThrow(() -> notFound(id));
+    }
+
+    /** The answer for an application that does not exist, or that the caller may not see: the same. */
+    static ApiException notFound(String ref) {
+        return ApiException.notFound("application '" + ref + "'");
+    }
+
+    /** Every application; only its own for an application-scoped caller. */
+    private ApiServer.Reply list(Context ctx) {
+        var page = Params.page(ctx, false);
+        String own = Tenancy.confinement(ctx);
+        if (own == null) return ApiServer.Reply.of(200, Views.ListResponse.of(s.apps().list(page), Views.AppOut::of));
+        List<Views.AppOut> data = s.apps().find(own).map(Views.AppOut::of).map(List::of).orElse(List.of());
+        return ApiServer.Reply.of(200, new Views.ListResponse<>(data, null, null, true));
     }
 
     private ApiServer.Reply create(Context ctx) {

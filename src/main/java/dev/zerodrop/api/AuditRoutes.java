@@ -21,13 +21,11 @@ public final class AuditRoutes {
     }
 
     public void register(ApiServer api) {
-        api.route(GET, "/api/v1/audit", ctx -> {
-            String ref = ctx.queryParam("app_id");
-            String appId = null;
-            if (ref != null) appId = apps.find(ref).map(AppStore.App::id).orElseThrow(() -> ApiException.notFound("application '" + ref + "'"));
+        api.route(GET, "/api/v1/audit", Access.TENANT, ctx -> {
+            String appId = Tenancy.appFilter(ctx, apps, ctx.queryParam("app_id"));
             return ApiServer.Reply.of(200, audit.report(appId, clock.instant()));
         });
-        api.route(POST, "/api/v1/audit/recount", ctx -> {
+        api.route(POST, "/api/v1/audit/recount", Access.ADMIN, ctx -> {
             var recounts = audit.store().reconcile(clock.instant());
             long missing = recounts.stream().mapToLong(r -> Math.max(0, r.accepted() - r.found())).sum();
             return ApiServer.Reply.of(200, Map.of("endpoints", recounts.size(), "unaccounted", missing, "recountedAt", clock.instant().toString()));

@@ -40,31 +40,34 @@ public final class BackgroundTaskRoutes {
     }
 
     public void register(ApiServer api) {
-        api.route(GET, "/api/v1/background-task", ctx -> {
+        api.route(GET, "/api/v1/background-task", Access.TENANT, ctx -> {
             String status = ctx.queryParam("status");
             if (status != null && !STATUSES.contains(status)) throw Params.invalid("status", "must be running, finished or failed");
             String task = ctx.queryParam("task");
             if (task != null && !SVIX_TASK_TYPES.contains(task)) {
                 throw Params.invalid("task", "must be one of " + String.join(", ", SVIX_TASK_TYPES.stream().sorted().toList()));
             }
-            return ApiServer.Reply.of(200, Views.ListResponse.of(tasks.list(status, task, Params.page(ctx, true)), TaskOut::of));
+            String appId = Tenancy.appFilter(ctx, s.apps(), ctx.queryParam("app_id"));
+            return ApiServer.Reply.of(200, Views.ListResponse.of(tasks.list(status, task, appId, Params.page(ctx, true)), TaskOut::of));
         });
-        api.route(GET, "/api/v1/background-task/{task_id}", ctx -> {
+        api.route(GET, "/api/v1/background-task/{task_id}", Access.TENANT, ctx -> {
             String id = ctx.pathParam("task_id");
-            return ApiServer.Reply.of(200, TaskOut.of(tasks.find(id).orElseThrow(() -> ApiException.notFound("background task '" + id + "'"))));
+            Task t = tasks.find(id).orElseThrow(() -> ApiException.notFound("background task '" + id + "'"));
+            Tenancy.visible(ctx, t.appId(), () -> ApiException.notFound("background task '" + id + "'"));
+            return ApiServer.Reply.of(200, TaskOut.of(t));
         });
         String base = "/api/v1/app/{app_id}/endpoint/{endpoint_id}";
-        api.route(POST, base + "/recover", ctx -> {
+        api.route(POST, base + "/recover", Access.APP, ctx -> {
             Endpoint e = EndpointRoutes.endpoint(s, ctx);
             Window w = window(new Fields(ApiServer.body(ctx)));
             return accepted(tasks.recover(e.appId(), e.id(), w.since(), w.until(), actor(ctx)));
         });
-        api.route(POST, base + "/replay-missing", ctx -> {
+        api.route(POST, base + "/replay-missing", Access.APP, ctx -> {
             Endpoint e = EndpointRoutes.endpoint(s, ctx);
             Window w = window(new Fields(ApiServer.body(ctx)));
             return accepted(tasks.replayMissing(e.appId(), e.id(), w.since(), w.until(), actor(ctx)));
         });
-        api.route(POST, base + "/bulk-replay", this::bulkReplay);
+        api.route(POST, base + "/bulk-replay", Access.APP, this::bulkReplay);
     }
 
     private record Window(Instant since, Instant until) {}

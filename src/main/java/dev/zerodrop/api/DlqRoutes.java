@@ -42,16 +42,16 @@ final class DlqRoutes {
 
     void register(ApiServer api) {
         String base = "/api/v1/dlq";
-        api.route(GET, base, this::list);
-        api.route(GET, base + "/stats", this::stats);
-        api.route(POST, base + "/replay", ctx -> replay(ctx, selection(ctx, null)));
-        api.route(POST, base + "/discard", ctx -> discard(ctx, null));
-        api.route(GET, base + "/{delivery_id}", this::inspect);
-        api.route(POST, base + "/{delivery_id}/replay", ctx -> replay(ctx, one(ctx)));
-        api.route(POST, base + "/{delivery_id}/discard", ctx -> discard(ctx, one(ctx)));
-        api.route(GET, "/api/v1/app/{app_id}/money", ctx -> ApiServer.Reply.of(200,
+        api.route(GET, base, Access.TENANT, this::list);
+        api.route(GET, base + "/stats", Access.TENANT, this::stats);
+        api.route(POST, base + "/replay", Access.TENANT, ctx -> replay(ctx, selection(ctx, null)));
+        api.route(POST, base + "/discard", Access.TENANT, ctx -> discard(ctx, null));
+        api.route(GET, base + "/{delivery_id}", Access.TENANT, this::inspect);
+        api.route(POST, base + "/{delivery_id}/replay", Access.TENANT, ctx -> replay(ctx, one(ctx)));
+        api.route(POST, base + "/{delivery_id}/discard", Access.TENANT, ctx -> discard(ctx, one(ctx)));
+        api.route(GET, "/api/v1/app/{app_id}/money", Access.APP, ctx -> ApiServer.Reply.of(200,
                 MoneyOut.of(s.dlq().store().money(ApplicationRoutes.app(s, ctx).id()))));
-        api.route(PUT, "/api/v1/app/{app_id}/money", this::putMoney);
+        api.route(PUT, "/api/v1/app/{app_id}/money", Access.APP, this::putMoney);
     }
 
     // ---- views ----------------------------------------------------------------------------------
@@ -107,7 +107,7 @@ final class DlqRoutes {
         if (errorClass != null && !errorClass.isEmpty() && !ERROR_CLASSES.contains(errorClass)) {
             throw Params.invalid("error_class", "must be one of " + String.join(", ", ERROR_CLASSES));
         }
-        String appId = appFilter(ctx.queryParam("app_id"));
+        String appId = Tenancy.appFilter(ctx, s.apps(), ctx.queryParam("app_id"));
         Selection filter = new Selection(null, appId, endpointFilter(appId, ctx.queryParam("endpoint_id")),
                 emptyToNull(ctx.queryParam("event_type")), Params.instant(ctx, "since"), Params.instant(ctx, "until"),
                 emptyToNull(errorClass));
@@ -116,7 +116,7 @@ final class DlqRoutes {
     }
 
     private ApiServer.Reply stats(Context ctx) {
-        String appId = appFilter(ctx.queryParam("app_id"));
+        String appId = Tenancy.appFilter(ctx, s.apps(), ctx.queryParam("app_id"));
         Map<String, Long> n = s.dlq().store().counts(appId, List.of("dead", "held", "pending", "discarded"));
         return ApiServer.Reply.of(200, new StatsOut(n.get("dead"), n.get("held"), n.get("pending"), n.get("discarded"),
                 s.dlq().store().valueAtRiskByState(appId, AT_RISK)));
@@ -139,7 +139,7 @@ final class DlqRoutes {
     }
 
     private ApiServer.Reply discard(Context ctx, Selection single) {
-        Fields f = new Fields(bodyOrEmpty(ctx));
+        Fields f = new Fields(ApiServer.bodyOrEmpty(ctx));
         String reason = f.requiredString("reason", 1, 1024, null);
         if (reason != null && reason.isBlank()) f.error("reason", "must not be blank");
         Selection sel = single != null ? single : selection(ctx, f);
@@ -179,7 +179,7 @@ final class DlqRoutes {
 
     /** The selection of a bulk replay or discard: ids, a filter, or both (they must all match). */
     private Selection selection(Context ctx, Fields given) {
-        Fields f = given != null ? given : new Fields(bodyOrEmpty(ctx));
+        Fields f = given != null ? given : new Fields(ApiServer.bodyOrEmpty(ctx));
         List<Long> ids = ids(f);
         String app = f.optionalString("appId", 1, 256, null);
         String endpoint = f.optionalString("endpointId", 1, 256, null);
@@ -192,15 +192,10 @@ final class DlqRoutes {
             f.error("ids", "select deliveries with ids, or with at least one of appId, endpointId, eventType, since, until, errorClass");
         }
         f.validate();
-        String appId = appFilter(app);
+        String appId = Tenancy.appFilter(ctx, s.apps(), app);
         return new Selection(ids, appId, endpointFilter(appId, endpoint), eventType,
                 since == null ? null : Params.parseInstant(since, "body", "since"),
                 until == null ? null : Params.parseInstant(until, "body", "until"), errorClass);
-    }
-
-    /** The request's JSON body; an empty body reads as {}, so that missing fields are 422 like any other. */
-    private static JsonNode bodyOrEmpty(Context ctx) {
-        return ctx.bodyAsBytes().length == 0 ? dev.zerodrop.core.Json.MAPPER.createObjectNode() : ApiServer.body(ctx);
     }
 
     private static List<Long> ids(Fields f) {
@@ -232,18 +227,14 @@ final class DlqRoutes {
         String ref = ctx.pathParam("delivery_id");
         Long id = parseId(ref);
         if (id == null) throw ApiException.notFound("delivery '" + ref + "'");
-        return s.dlq().store().find(id).orElseThrow(() -> ApiException.notFound("delivery '" + ref + "'"));
+        DlqStore.Entry e = s.dlq().store().find(id).orElseThrow(() -> ApiException.notFound("delivery '" + ref + "'"));
+        Tenancy.visible(ctx, e.appId(), () -> ApiException.notFound("delivery '" + ref + "'"));
+        return e;
     }
 
     static Long parseId(String text) {
         var m = DELIVERY_ID.matcher(text);
         return m.matches() ? Long.valueOf(m.group(2)) : null;
-    }
-
-    /** An application filter given by id or uid, as its id; an unknown one is 404. */
-    private String appFilter(String ref) {
-        if (ref == null || ref.isEmpty()) return null;
-        return s.apps().find(ref).map(App::id).orElseThrow(() -> ApiException.notFound("application '" + ref + "'"));
     }
 
     /** An endpoint filter: with an application, its id or uid (404 when unknown); without one, an endpoint id. */

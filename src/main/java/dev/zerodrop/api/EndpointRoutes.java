@@ -44,24 +44,24 @@ final class EndpointRoutes {
 
     void register(ApiServer api) {
         String base = "/api/v1/app/{app_id}/endpoint";
-        api.route(GET, base, ctx -> {
+        api.route(GET, base, Access.APP, ctx -> {
             App app = ApplicationRoutes.app(s, ctx);
             return ApiServer.Reply.of(200, Views.ListResponse.of(s.endpoints().list(app.id(), Params.page(ctx, false)), Views.EndpointOut::of));
         });
-        api.route(POST, base, this::create);
-        api.route(GET, base + "/{endpoint_id}", ctx -> ApiServer.Reply.of(200, Views.EndpointOut.of(endpoint(s, ctx))));
-        api.route(PUT, base + "/{endpoint_id}", this::put);
-        api.route(PATCH, base + "/{endpoint_id}", ctx -> update(ctx, true));
-        api.route(DELETE, base + "/{endpoint_id}", ctx -> {
+        api.route(POST, base, Access.APP, this::create);
+        api.route(GET, base + "/{endpoint_id}", Access.APP, ctx -> ApiServer.Reply.of(200, Views.EndpointOut.of(endpoint(s, ctx))));
+        api.route(PUT, base + "/{endpoint_id}", Access.APP, this::put);
+        api.route(PATCH, base + "/{endpoint_id}", Access.APP, ctx -> update(ctx, true));
+        api.route(DELETE, base + "/{endpoint_id}", Access.APP, ctx -> {
             s.endpoints().delete(endpoint(s, ctx).id(), s.clock().instant());
             return ApiServer.Reply.noContent();
         });
-        api.route(GET, base + "/{endpoint_id}/headers", ctx -> ApiServer.Reply.of(200, headersOf(endpoint(s, ctx))));
-        api.route(PUT, base + "/{endpoint_id}/headers", ctx -> setHeaders(s, endpoint(s, ctx), ctx, false));
-        api.route(PATCH, base + "/{endpoint_id}/headers", ctx -> setHeaders(s, endpoint(s, ctx), ctx, true));
-        api.route(GET, base + "/{endpoint_id}/secret", ctx -> ApiServer.Reply.of(200, new Views.SecretOut(opened(endpoint(s, ctx)).secret())));
-        api.route(POST, base + "/{endpoint_id}/secret/rotate", ctx -> rotate(s, endpoint(s, ctx), ctx));
-        api.route(GET, base + "/{endpoint_id}/stats", ctx -> {
+        api.route(GET, base + "/{endpoint_id}/headers", Access.APP, ctx -> ApiServer.Reply.of(200, headersOf(endpoint(s, ctx))));
+        api.route(PUT, base + "/{endpoint_id}/headers", Access.APP, ctx -> setHeaders(s, endpoint(s, ctx), ctx, false));
+        api.route(PATCH, base + "/{endpoint_id}/headers", Access.APP, ctx -> setHeaders(s, endpoint(s, ctx), ctx, true));
+        api.route(GET, base + "/{endpoint_id}/secret", Access.APP, ctx -> ApiServer.Reply.of(200, new Views.SecretOut(opened(endpoint(s, ctx)).secret())));
+        api.route(POST, base + "/{endpoint_id}/secret/rotate", Access.APP, ctx -> rotate(s, endpoint(s, ctx), ctx));
+        api.route(GET, base + "/{endpoint_id}/stats", Access.APP, ctx -> {
             Endpoint e = endpoint(s, ctx);
             Instant since = Params.instant(ctx, "since");
             Instant until = Params.instant(ctx, "until");
@@ -71,7 +71,7 @@ final class EndpointRoutes {
                     n.getOrDefault("pending", 0L) + n.getOrDefault("held", 0L), n.getOrDefault("sending", 0L),
                     n.getOrDefault("dead", 0L), n.getOrDefault("discarded", 0L)));
         });
-        api.route(GET, base + "/{endpoint_id}/msg", ctx -> {
+        api.route(GET, base + "/{endpoint_id}/msg", Access.APP, ctx -> {
             Endpoint e = endpoint(s, ctx);
             Integer status = Params.optionalInt(ctx, "status");
             List<String> states = status == null ? null : switch (status) {
@@ -85,7 +85,7 @@ final class EndpointRoutes {
             var page = s.messages().listForEndpoint(e.id(), Params.page(ctx, true), MessageRoutes.messageFilter(ctx), states);
             return ApiServer.Reply.of(200, Views.ListResponse.of(page, m -> Views.EndpointMessageOut.of(m, withContent)));
         });
-        api.route(POST, base + "/{endpoint_id}/send-example", this::sendExample);
+        api.route(POST, base + "/{endpoint_id}/send-example", Access.APP, this::sendExample);
     }
 
     /**

@@ -24,21 +24,21 @@ final class EventTypeRoutes {
 
     void register(ApiServer api) {
         String base = "/api/v1/event-type";
-        api.route(GET, base, ctx -> {
+        api.route(GET, base, Access.ANY, ctx -> {
             // As in Svix, a list carries the schemas only when asked for them.
             boolean withContent = Params.bool(ctx, "with_content", false);
             return ApiServer.Reply.of(200, Views.ListResponse.of(
                     s.eventTypes().list(Params.page(ctx, false), Params.bool(ctx, "include_archived", false)),
                     t -> Views.EventTypeOut.of(t, withContent)));
         });
-        api.route(POST, base, ctx -> {
+        api.route(POST, base, Access.ADMIN, ctx -> {
             Fields f = new Fields(ApiServer.body(ctx));
             String name = f.requiredString("name", 1, 256, Fields.ID_PATTERN);
             EventType t = read(f, name, null);
             return ApiServer.Reply.of(201, Views.EventTypeOut.of(s.eventTypes().create(t)));
         });
-        api.route(GET, base + "/{event_type_name}", ctx -> ApiServer.Reply.of(200, Views.EventTypeOut.of(find(ctx))));
-        api.route(PUT, base + "/{event_type_name}", ctx -> {
+        api.route(GET, base + "/{event_type_name}", Access.ANY, ctx -> ApiServer.Reply.of(200, Views.EventTypeOut.of(find(ctx))));
+        api.route(PUT, base + "/{event_type_name}", Access.ADMIN, ctx -> {
             String name = ctx.pathParam("event_type_name");
             Optional<EventType> existing = s.eventTypes().find(name);
             EventType t = read(new Fields(ApiServer.body(ctx)), name, null);
@@ -47,12 +47,12 @@ final class EventTypeRoutes {
                     t.schemasJson(), existing.get().createdAt(), t.updatedAt());
             return ApiServer.Reply.of(200, Views.EventTypeOut.of(s.eventTypes().update(updated)));
         });
-        api.route(PATCH, base + "/{event_type_name}", ctx -> {
+        api.route(PATCH, base + "/{event_type_name}", Access.ADMIN, ctx -> {
             EventType existing = find(ctx);
             EventType t = read(new Fields(ApiServer.body(ctx)), existing.name(), existing);
             return ApiServer.Reply.of(200, Views.EventTypeOut.of(s.eventTypes().update(t)));
         });
-        api.route(DELETE, base + "/{event_type_name}", ctx -> {
+        api.route(DELETE, base + "/{event_type_name}", Access.ADMIN, ctx -> {
             EventType t = find(ctx);
             s.eventTypes().delete(t.name(), Params.bool(ctx, "expunge", false), s.clock().instant());
             return ApiServer.Reply.noContent();

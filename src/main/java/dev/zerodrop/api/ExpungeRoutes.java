@@ -33,14 +33,14 @@ public final class ExpungeRoutes {
 
     public void register(ApiServer api) {
         String msgs = "/api/v1/app/{app_id}/msg";
-        api.route(DELETE, msgs + "/{msg_id}/content", ctx -> {
+        api.route(DELETE, msgs + "/{msg_id}/content", Access.APP, ctx -> {
             App app = ApplicationRoutes.app(s, ctx);
             String id = ctx.pathParam("msg_id");
             var m = s.messages().find(app.id(), id).orElseThrow(() -> ApiException.notFound("message '" + id + "'"));
             contents.expunge(app.id(), List.of(m.id()), BackgroundTaskRoutes.actor(ctx), s.clock().instant());
             return ApiServer.Reply.noContent();
         });
-        api.route(POST, msgs + "/bulk-expunge", ctx -> {
+        api.route(POST, msgs + "/bulk-expunge", Access.APP, ctx -> {
             App app = ApplicationRoutes.app(s, ctx);
             List<String> ids = ids(new Fields(ApiServer.body(ctx)));
             Map<String, String> results = new LinkedHashMap<>();
@@ -48,7 +48,7 @@ public final class ExpungeRoutes {
                     .forEach((ref, found) -> results.put(ref, found ? "expunged" : "not-found"));
             return ApiServer.Reply.of(200, new BulkExpungeOut(results));
         });
-        api.route(POST, msgs + "/expunge-all-contents", ctx -> {
+        api.route(POST, msgs + "/expunge-all-contents", Access.APP, ctx -> {
             App app = ApplicationRoutes.app(s, ctx);
             return BackgroundTaskRoutes.accepted(tasks.purgeContent(app.id(), BackgroundTaskRoutes.actor(ctx)));
         });

@@ -27,21 +27,21 @@ final class MessageRoutes {
 
     void register(ApiServer api) {
         String msgs = "/api/v1/app/{app_id}/msg";
-        api.route(POST, msgs, this::create);
-        api.route(GET, msgs, ctx -> {
+        api.route(POST, msgs, Access.APP, this::create);
+        api.route(GET, msgs, Access.APP, ctx -> {
             App app = ApplicationRoutes.app(s, ctx);
             boolean withContent = Params.bool(ctx, "with_content", true);
             var page = s.messages().list(app.id(), Params.page(ctx, true), messageFilter(ctx));
             return ApiServer.Reply.of(200, Views.ListResponse.of(page, m -> Views.MessageOut.of(m, withContent)));
         });
-        api.route(GET, msgs + "/{msg_id}", ctx -> ApiServer.Reply.of(200,
+        api.route(GET, msgs + "/{msg_id}", Access.APP, ctx -> ApiServer.Reply.of(200,
                 Views.MessageOut.of(message(ctx), Params.bool(ctx, "with_content", true))));
-        api.route(GET, msgs + "/{msg_id}/endpoint", ctx -> {
+        api.route(GET, msgs + "/{msg_id}/endpoint", Access.APP, ctx -> {
             var m = message(ctx);
             return ApiServer.Reply.of(200, Views.ListResponse.of(s.messages().destinations(m.id(), Params.page(ctx, false)),
                     Views.MessageEndpointOut::of));
         });
-        api.route(POST, msgs + "/{msg_id}/endpoint/{endpoint_id}/resend", ctx -> {
+        api.route(POST, msgs + "/{msg_id}/endpoint/{endpoint_id}/resend", Access.APP, ctx -> {
             var m = message(ctx);
             Endpoint e = EndpointRoutes.endpoint(s, ctx);
             switch (s.deliveries().resend(m.appId(), m.id(), e.id(), s.clock().instant())) {
@@ -54,18 +54,18 @@ final class MessageRoutes {
             // Svix answers 202 with an EmptyResponse, {}; its SDKs parse the body as JSON.
             return ApiServer.Reply.of(202, java.util.Map.of());
         });
-        api.route(GET, msgs + "/{msg_id}/attempt/{attempt_id}", ctx -> {
+        api.route(GET, msgs + "/{msg_id}/attempt/{attempt_id}", Access.APP, ctx -> {
             var m = message(ctx);
             String id = ctx.pathParam("attempt_id");
             return ApiServer.Reply.of(200, Views.AttemptOut.of(s.attempts().find(m.appId(), m.id(), id)
                     .orElseThrow(() -> ApiException.notFound("attempt '" + id + "'"))));
         });
-        api.route(DELETE, msgs + "/{msg_id}/attempt/{attempt_id}/content", ctx -> {
+        api.route(DELETE, msgs + "/{msg_id}/attempt/{attempt_id}/content", Access.APP, ctx -> {
             var m = message(ctx);
             if (!s.attempts().expunge(m.appId(), m.id(), ctx.pathParam("attempt_id"))) throw ApiException.notFound("attempt");
             return ApiServer.Reply.noContent();
         });
-        api.route(GET, "/api/v1/app/{app_id}/attempt/msg/{msg_id}", ctx -> {
+        api.route(GET, "/api/v1/app/{app_id}/attempt/msg/{msg_id}", Access.APP, ctx -> {
             var m = message(ctx);
             // Like a path, the filter takes an endpoint's id or uid; one this application lacks is a 404, as in Svix.
             String ref = ctx.queryParam("endpoint_id");
@@ -76,7 +76,7 @@ final class MessageRoutes {
                     s.attempts().byMessage(m.appId(), m.id(), Params.page(ctx, true), filter(ctx, endpointId)),
                     a -> Views.AttemptOut.of(a, withContent)));
         });
-        api.route(GET, "/api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}", ctx -> {
+        api.route(GET, "/api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}", Access.APP, ctx -> {
             Endpoint e = EndpointRoutes.endpoint(s, ctx);
             boolean withContent = Params.bool(ctx, "with_content", true);
             return ApiServer.Reply.of(200, Views.ListResponse.of(

@@ -6,9 +6,9 @@ import java.util.Map;
 import java.util.function.Supplier;
 
 /**
- * Probes and metrics, without a token: {@code GET /health/live}, {@code GET /health/ready} and
- * {@code GET /metrics} (Prometheus text format). The Svix-compatible {@code /api/v1/health} stays in
- * {@link Routes}.
+ * Probes, without a token ({@code GET /health/live}, {@code GET /health/ready}), and metrics
+ * ({@code GET /metrics}, Prometheus text format), with the metrics token or a server-wide key. The
+ * Svix-compatible {@code /api/v1/health} stays in {@link Routes}.
  */
 public final class ObservabilityRoutes {
     private final Supplier<String> scrape;
@@ -27,6 +27,7 @@ public final class ObservabilityRoutes {
         api.open(GET, "/health/ready", ctx -> api.isReady()
                 ? ApiServer.Reply.of(200, Map.of("status", "up"))
                 : ApiServer.Reply.of(503, Map.of("status", "down", "detail", "the database is unreachable")));
-        api.open(GET, "/metrics", ctx -> ApiServer.Reply.text(200, contentType, scrape.get()));
+        // Metrics describe the whole server (volumes, queue depth, routes): the metrics token or a server-wide key reads them.
+        api.route(GET, "/metrics", Access.METRICS, ctx -> ApiServer.Reply.text(200, contentType, scrape.get()));
     }
 }

@@ -45,29 +45,29 @@ public final class OperationalWebhookRoutes {
 
     public void register(ApiServer api) {
         String base = "/api/v1/operational-webhook/endpoint";
-        api.route(GET, base, ctx -> {
+        api.route(GET, base, Access.ADMIN, ctx -> {
             var page = Params.page(ctx, false);
             Page<Endpoint> list = notifier.operationalApp().map(app -> s.endpoints().list(app, page))
                     .orElse(new Page<>(List.of(), null, null, true));
             return ApiServer.Reply.of(200, Views.ListResponse.of(list, OperationalEndpointOut::of));
         });
-        api.route(POST, base, ctx -> {
+        api.route(POST, base, Access.ADMIN, ctx -> {
             Fields f = new Fields(ApiServer.body(ctx));
             EndpointData d = read(f, null);
             return ApiServer.Reply.of(201, OperationalEndpointOut.of(create(f, d)));
         });
-        api.route(GET, base + "/{endpoint_id}", ctx -> ApiServer.Reply.of(200, OperationalEndpointOut.of(endpoint(ctx))));
-        api.route(PUT, base + "/{endpoint_id}", this::put);
-        api.route(PATCH, base + "/{endpoint_id}", ctx -> update(ctx, endpoint(ctx), true));
-        api.route(DELETE, base + "/{endpoint_id}", ctx -> {
+        api.route(GET, base + "/{endpoint_id}", Access.ADMIN, ctx -> ApiServer.Reply.of(200, OperationalEndpointOut.of(endpoint(ctx))));
+        api.route(PUT, base + "/{endpoint_id}", Access.ADMIN, this::put);
+        api.route(PATCH, base + "/{endpoint_id}", Access.ADMIN, ctx -> update(ctx, endpoint(ctx), true));
+        api.route(DELETE, base + "/{endpoint_id}", Access.ADMIN, ctx -> {
             s.endpoints().delete(endpoint(ctx).id(), s.clock().instant());
             return ApiServer.Reply.noContent();
         });
-        api.route(GET, base + "/{endpoint_id}/secret", ctx -> ApiServer.Reply.of(200, new Views.SecretOut(EndpointRoutes.opened(endpoint(ctx)).secret())));
-        api.route(POST, base + "/{endpoint_id}/secret/rotate", ctx -> EndpointRoutes.rotate(s, endpoint(ctx), ctx));
-        api.route(GET, base + "/{endpoint_id}/headers", ctx -> ApiServer.Reply.of(200, EndpointRoutes.headersOf(endpoint(ctx))));
-        api.route(PUT, base + "/{endpoint_id}/headers", ctx -> EndpointRoutes.setHeaders(s, endpoint(ctx), ctx, false));
-        api.route(PATCH, base + "/{endpoint_id}/headers", ctx -> EndpointRoutes.setHeaders(s, endpoint(ctx), ctx, true));
+        api.route(GET, base + "/{endpoint_id}/secret", Access.ADMIN, ctx -> ApiServer.Reply.of(200, new Views.SecretOut(EndpointRoutes.opened(endpoint(ctx)).secret())));
+        api.route(POST, base + "/{endpoint_id}/secret/rotate", Access.ADMIN, ctx -> EndpointRoutes.rotate(s, endpoint(ctx), ctx));
+        api.route(GET, base + "/{endpoint_id}/headers", Access.ADMIN, ctx -> ApiServer.Reply.of(200, EndpointRoutes.headersOf(endpoint(ctx))));
+        api.route(PUT, base + "/{endpoint_id}/headers", Access.ADMIN, ctx -> EndpointRoutes.setHeaders(s, endpoint(ctx), ctx, false));
+        api.route(PATCH, base + "/{endpoint_id}/headers", Access.ADMIN, ctx -> EndpointRoutes.setHeaders(s, endpoint(ctx), ctx, true));
     }
 
     private Endpoint endpoint(Context ctx) {

@@ -42,8 +42,8 @@ public final class SecretRoutes {
     }
 
     public void register(ApiServer api) {
-        api.route(GET, "/api/v1/secrets", ctx -> ApiServer.Reply.of(200, StatusOut.of(sealed.census())));
-        api.route(POST, "/api/v1/secrets/reseal", ctx -> {
+        api.route(GET, "/api/v1/secrets", Access.ADMIN, ctx -> ApiServer.Reply.of(200, StatusOut.of(sealed.census())));
+        api.route(POST, "/api/v1/secrets/reseal", Access.ADMIN, ctx -> {
             SealedSecrets.Reseal r = sealed.reseal();
             return ApiServer.Reply.of(200, new ResealOut(r, StatusOut.of(sealed.census())));
         });

@@ -32,19 +32,21 @@ public final class SloRoutes {
     }
 
     public void register(ApiServer api) {
-        api.route(GET, "/api/v1/slo", ctx -> {
+        api.route(GET, "/api/v1/slo", Access.TENANT, ctx -> {
             String ref = ctx.queryParam("app_id");
-            String appId = ref == null ? null : apps.find(ref).map(AppStore.App::id)
-                    .orElseThrow(() -> ApiException.notFound("application '" + ref + "'"));
-            return ApiServer.Reply.of(200, Map.of("data", slo.evaluate(clock.instant(), appId).stream().map(SloRoutes::out).toList()));
+            return ApiServer.Reply.of(200, Map.of("data", slo.evaluate(clock.instant(), Tenancy.appFilter(ctx, apps, ref)).stream().map(SloRoutes::out).toList()));
         });
-        api.route(GET, "/api/v1/slo/objectives", ctx -> ApiServer.Reply.of(200, Map.of("data", slo.objectives())));
-        api.route(POST, "/api/v1/slo/objectives", this::create);
-        api.route(PATCH, "/api/v1/slo/objectives/{slo_id}", ctx -> {
+        api.route(GET, "/api/v1/slo/objectives", Access.TENANT, ctx -> {
+            String appId = Tenancy.appFilter(ctx, apps, ctx.queryParam("app_id"));
+            List<Objective> all = slo.objectives();
+            return ApiServer.Reply.of(200, Map.of("data", appId == null ? all : all.stream().filter(o -> appId.equals(o.appId())).toList()));
+        });
+        api.route(POST, "/api/v1/slo/objectives", Access.TENANT, this::create);
+        api.route(PATCH, "/api/v1/slo/objectives/{slo_id}", Access.TENANT, ctx -> {
             Objective o = find(ctx);
             return ApiServer.Reply.of(200, slo.update(read(new Fields(ApiServer.body(ctx)), o.appId(), o.endpointId(), o.indicator(), o)));
         });
-        api.route(DELETE, "/api/v1/slo/objectives/{slo_id}", ctx -> {
+        api.route(DELETE, "/api/v1/slo/objectives/{slo_id}", Access.TENANT, ctx -> {
             Objective o = find(ctx);
             if (o.appId() == null) throw ApiException.conflict("a default objective cannot be deleted; PATCH its target instead");
             slo.delete(o.id());
@@ -68,15 +70,19 @@ public final class SloRoutes {
 
     private Objective find(Context ctx) {
         String id = ctx.pathParam("slo_id");
-        return slo.objective(id).orElseThrow(() -> ApiException.notFound("objective '" + id + "'"));
+        Objective o = slo.objective(id).orElseThrow(() -> ApiException.notFound("objective '" + id + "'"));
+        Tenancy.visible(ctx, o.appId(), () -> ApiException.notFound("objective '" + id + "'"));
+        return o;
     }
 
     private ApiServer.Reply create(Context ctx) {
         Fields f = new Fields(ApiServer.body(ctx));
         String indicator = f.requiredString("indicator", 1, 64, null);
         if (indicator != null && !Slo.INDICATORS.contains(indicator)) f.error("indicator", "must be one of " + Slo.INDICATORS);
-        String appRef = f.requiredString("appId", 1, 256, null);
-        String appId = appRef == null ? null : apps.find(appRef).map(AppStore.App::id).orElse(null);
+        String own = Tenancy.confinement(ctx);
+        String appRef = own != null && !f.has("appId") ? own : f.requiredString("appId", 1, 256, null);
+        // An application the caller may not see is no application, as for an unknown one.
+        String appId = appRef == null ? null : apps.find(appRef).map(AppStore.App::id).filter(id -> own == null || own.equals(id)).orElse(null);
         if (appRef != null && appId == null) f.error("appId", "no application '" + appRef + "'");
         String epRef = f.optionalString("endpointId", 1, 256, null);
         String endpointId = null;

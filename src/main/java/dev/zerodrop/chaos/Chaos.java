@@ -32,19 +32,33 @@ public final class Chaos {
     public static final String TOKEN = "chaos-admin-token-0123456789";
     /** The key ring of every node of a run: nodes on one database must share it. */
     public static final String SECRET_KEY = dev.zerodrop.secret.Sealer.newKey();
-    public static final List<String> SCENARIOS = List.of("kill9", "nodes", "pgstop", "hostile", "sigterm");
+    /** Every scenario; {@code failover} runs twice, with synchronous and then asynchronous replication (the contrast). */
+    public static final List<String> SCENARIOS = List.of("kill9", "nodes", "pgstop", "hostile", "sigterm", "failover");
+    /** How long the standby hears nothing from the primary before the primary dies: what an asynchronous standby loses. */
+    static final Duration STANDBY_LAG = Duration.ofSeconds(2);
+    /** How long there is no primary at all, from the kill to the promotion: a failover manager's detection time, shortened. */
+    static final Duration NO_PRIMARY = Duration.ofSeconds(3);
 
     /** How a run is shaped. {@code load} is how long faults and traffic last; draining comes after. */
     public record Settings(Duration load, int rate, Path workDir, String pgServerUrl, PrintStream out) {}
 
-    /** A scenario's ledger report and the scenario's own checks. */
-    public record Result(String scenario, Ledger.Report report, Map<String, Object> facts, List<String> violations) {
+    /**
+     * A scenario's ledger report and the scenario's own checks. A {@code contrast} shows what a setup
+     * that ZeroDrop does not support loses: its losses are reported, not failed; its other checks hold.
+     */
+    public record Result(String scenario, Ledger.Report report, Map<String, Object> facts, List<String> violations, boolean contrast) {
+        public Result(String scenario, Ledger.Report report, Map<String, Object> facts, List<String> violations) {
+            this(scenario, report, facts, violations, false);
+        }
+
         public boolean ok() {
-            return report.ok() && violations.isEmpty();
+            return (contrast ? report.okApartFromLoss() : report.ok()) && violations.isEmpty();
         }
 
         public String line() {
-            StringBuilder sb = new StringBuilder(report.line(scenario));
+            StringBuilder sb = new StringBuilder(contrast && report.okApartFromLoss()
+                    ? report.counts(scenario) + " CONTRAST" + (report.lost() > 0 ? " lost e.g. " + report.lostSample() : "")
+                    : report.line(scenario));
             facts.forEach((k, v) -> sb.append(' ').append(k).append('=').append(v));
             if (!violations.isEmpty()) sb.append(" VIOLATIONS ").append(violations);
             return sb.toString();
@@ -58,15 +72,28 @@ public final class Chaos {
         this.s = settings;
     }
 
-    public Result run(String scenario) throws Exception {
-        Result r = switch (scenario) {
-            case "kill9" -> kill9();
-            case "nodes" -> nodes();
-            case "pgstop" -> pgstop();
-            case "hostile" -> hostile();
-            case "sigterm" -> sigterm();
-            default -> throw new IllegalArgumentException("unknown scenario '" + scenario + "'; choose from " + SCENARIOS);
-        };
+    /** Runs one scenario and prints its ledger lines (two for {@code failover}: synchronous, then the asynchronous contrast). */
+    public List<Result> run(String scenario) throws Exception {
+        List<Result> results = new ArrayList<>();
+        switch (scenario) {
+            case "kill9" -> results.add(print(kill9()));
+            case "nodes" -> results.add(print(nodes()));
+            case "pgstop" -> results.add(print(pgstop()));
+            case "hostile" -> results.add(print(hostile()));
+            case "sigterm" -> results.add(print(sigterm()));
+            case "failover" -> {
+                results.add(print(failover(true)));
+                results.add(print(failover(false)));
+            }
+            case "failover-sync" -> results.add(print(failover(true)));
+            case "failover-async" -> results.add(print(failover(false)));
+            default -> throw new IllegalArgumentException("unknown scenario '" + scenario + "'; choose from " + SCENARIOS
+                    + " (or failover-sync, failover-async for one pass of failover)");
+        }
+        return results;
+    }
+
+    private Result print(Result r) {
         s.out().println(r.line());
         return r;
     }
@@ -325,6 +352,209 @@ public final class Chaos {
             node.term(Duration.ofSeconds(30));
         }
         return new Result("sigterm", ledger.check(), facts, violations);
+    }
+
+    /**
+     * A database failover under load. A primary and a hot standby ({@link ReplicatedPostgres}), two
+     * nodes with a multi-host URL ({@code targetServerType=primary}). The standby stops hearing from
+     * the primary for {@link #STANDBY_LAG}, the primary's postmaster is killed with {@code kill -9},
+     * and after {@link #NO_PRIMARY} the standby is promoted. With synchronous replication nothing
+     * acknowledged may be lost; with asynchronous replication ({@code synchronous} false, the
+     * contrast) whatever was acknowledged during the lag is gone from the database, and the events of
+     * it that had not been delivered yet are lost.
+     */
+    Result failover(boolean synchronous) throws Exception {
+        String scenario = synchronous ? "failover" : "failover-async";
+        Ledger ledger = new Ledger();
+        List<String> violations = new ArrayList<>();
+        Map<String, Object> facts = new LinkedHashMap<>();
+        List<NodeProcess> nodes = new ArrayList<>();
+        Path logs = s.workDir().resolve("logs");
+        try (ReplicatedPostgres pg = new ReplicatedPostgres(synchronous, scenario, logs).start()) {
+            try {
+                String replication = pg.replicationState();
+                if (!replication.equals(synchronous ? "streaming/sync" : "streaming/async")) violations.add("the standby is " + replication);
+                Map<String, String> flags = nodeFlags();
+                flags.put("db-url", pg.jdbcUrl());
+                flags.put("db-user", ReplicatedPostgres.USER);
+                flags.put("db-password", pg.password());
+                for (int i = 1; i <= 2; i++) nodes.add(new NodeProcess(scenario + "-node" + i, freePort(), flags, logs));
+                inParallel(nodes, n -> n.start(Duration.ofSeconds(60))); // their migrations take turns on Flyway's lock
+                List<String> live = nodes.stream().map(NodeProcess::url).toList();
+                try (Receiver r = new Receiver((req, n) -> Receiver.ok())) {
+                    Setup app = setUp(live.getFirst(), r, scenario);
+                    java.util.concurrent.atomic.AtomicLong firsts = new java.util.concurrent.atomic.AtomicLong();
+                    // One event in five is asked to come back in 2 s, as a receiver that sheds load does: a
+                    // backlog of deliveries waits in the database, which is what a failover can lose.
+                    r.script(verifying(ledger, app.secret(), (req, previous) -> previous == 0 && firsts.incrementAndGet() % 5 == 0
+                            ? new Receiver.Behaviour.Respond(429, "busy", Map.of("Retry-After", "2")) : Receiver.ok()));
+                    Moments m = failOver(pg, ledger, live, app.appId(), facts);
+                    drainOrQuiet(ledger, pg);
+                    writeTimeline(logs.resolve(scenario + "-timeline.txt"), ledger, m);
+                    measure(ledger, m, facts, violations);
+                    long forgotten = forgotten(pg, ledger.ackedIds());
+                    facts.put("forgotten", forgotten);
+                    if (synchronous && forgotten > 0) violations.add(forgotten + " acknowledged messages are missing from the new primary");
+                    facts.put("superseded", sum(nodes, "superseded outcome"));
+                }
+            } finally {
+                inParallel(nodes, n -> n.alive() ? n.term(Duration.ofSeconds(30)) : null); // before their database goes
+            }
+        }
+        return new Result(scenario, ledger.check(), facts, violations, !synchronous);
+    }
+
+    /** Something done to one node. */
+    @FunctionalInterface
+    interface NodeAction {
+        Object apply(NodeProcess node) throws Exception;
+    }
+
+    /** Does {@code action} to every node at once and waits for all of them; the first failure is thrown. */
+    private static void inParallel(List<NodeProcess> nodes, NodeAction action) throws Exception {
+        try (var threads = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+            List<java.util.concurrent.Future<Object>> done = new ArrayList<>();
+            for (NodeProcess n : nodes) done.add(threads.submit(() -> action.apply(n)));
+            Exception first = null;
+            for (var f : done) {
+                try {
+                    f.get();
+                } catch (java.util.concurrent.ExecutionException e) {
+                    if (first == null) first = e.getCause() instanceof Exception c ? c : e;
+                }
+            }
+            if (first != null) throw first;
+        }
+    }
+
+    /** When the failover's steps happened ({@link System#nanoTime()}). */
+    record Moments(long start, long stalled, long killed, long promoted, long loadEnd) {}
+
+    /** Load, then the fault: the standby falls behind, the primary dies, nothing is primary for a while, the standby is promoted; then load on the new primary. */
+    private Moments failOver(ReplicatedPostgres pg, Ledger ledger, List<String> nodes, String appId, Map<String, Object> facts) throws Exception {
+        AtomicBoolean noPrimary = new AtomicBoolean();
+        long start = System.nanoTime();
+        try (Sender sender = new Sender(ledger, () -> nodes, TOKEN, appId, s.rate(), noPrimary::get)) {
+            NodeProcess.pause(Duration.ofNanos(Math.max(Duration.ofSeconds(2).toNanos(), s.load().toNanos() / 3)));
+            long stalled = System.nanoTime();
+            pg.stallReplication();
+            NodeProcess.pause(STANDBY_LAG);
+            long killed = System.nanoTime();
+            pg.killPrimary();
+            noPrimary.set(true);
+            NodeProcess.pause(NO_PRIMARY);
+            noPrimary.set(false);
+            facts.put("promote-ms", pg.promoteStandby().toMillis());
+            long promoted = System.nanoTime();
+            // Load on the new primary until acknowledgements and deliveries are back, whatever --load says
+            // (up to 10 s: HikariCP's reconnection backoff alone can reach 5 s), then 4 s more: longer than
+            // the 3 s that the requests queued for a connection meanwhile wait before their 503.
+            long deadline = promoted + Duration.ofSeconds(10).toNanos();
+            while (System.nanoTime() < deadline
+                    && (firstAfter(ledger.ackTimes(), promoted) < 0 || firstAfter(ledger.deliveryTimes(), promoted) < 0)) {
+                NodeProcess.pause(Duration.ofMillis(100));
+            }
+            long end = Math.max(start + s.load().toNanos(), System.nanoTime() + Duration.ofSeconds(4).toNanos());
+            NodeProcess.pause(Duration.ofNanos(end - System.nanoTime()));
+            return new Moments(start, stalled, killed, promoted, System.nanoTime());
+        }
+    }
+
+    /** The 503 window, how soon acknowledgements and deliveries came back after the promotion, and the receiver's longest silence. */
+    private static void measure(Ledger ledger, Moments m, Map<String, Object> facts, List<String> violations) {
+        List<Long> all503 = ledger.unavailableTimes();
+        List<Long> unavailable = all503.stream().filter(t -> t >= m.stalled()).toList(); // the fault's; earlier ones mean an overloaded machine
+        List<Long> acks = ledger.ackTimes();
+        List<Long> deliveries = ledger.deliveryTimes();
+        if (unavailable.size() < all503.size()) facts.put("503s-before-fault", all503.size() - unavailable.size());
+        facts.put("503s", unavailable.size());
+        if (unavailable.isEmpty()) {
+            violations.add("no 503 was answered around the fault");
+        } else {
+            facts.put("503-window-ms", millis(unavailable.getLast() - unavailable.getFirst()));
+            facts.put("503-after-kill-ms", millis(unavailable.getFirst() - m.killed()) + ".." + millis(unavailable.getLast() - m.killed()));
+            if (firstAfter(acks, unavailable.getLast()) < 0) violations.add("no acknowledgement after the last 503");
+        }
+        long acksBack = firstAfter(acks, m.promoted());
+        long deliveriesBack = firstAfter(deliveries, m.promoted());
+        facts.put("acks-back-after-promote-ms", acksBack < 0 ? "never" : millis(acksBack - m.promoted()));
+        facts.put("deliveries-back-after-promote-ms", deliveriesBack < 0 ? "never" : millis(deliveriesBack - m.promoted()));
+        facts.put("delivery-gap-ms", millis(longestGap(deliveries, m.start(), m.loadEnd())));
+        if (acksBack < 0) violations.add("the API acknowledged nothing after the promotion");
+        if (deliveriesBack < 0) violations.add("nothing was delivered after the promotion");
+    }
+
+    /**
+     * Waits until every acknowledged event was delivered, or until nothing is left to deliver: the new
+     * primary holds no pending or sending delivery and the receiver heard nothing for 3 s. At most two minutes.
+     */
+    private static void drainOrQuiet(Ledger ledger, ReplicatedPostgres pg) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
+        while (!ledger.drained() && System.nanoTime() < deadline) {
+            List<Long> deliveries = ledger.deliveryTimes();
+            boolean quiet = deliveries.isEmpty() || System.nanoTime() - deliveries.getLast() > Duration.ofSeconds(3).toNanos();
+            if (quiet) {
+                try (var c = pg.connectStandby(); var st = c.createStatement()) {
+                    if (scalar(st, "SELECT count(*) FROM delivery WHERE state IN ('pending', 'sending')") == 0) break;
+                }
+            }
+            NodeProcess.pause(Duration.ofMillis(200));
+        }
+        NodeProcess.pause(Duration.ofSeconds(1)); // let late duplicates land, so they are counted
+    }
+
+    /** Every acknowledgement, 503 and verified delivery, and the fault's moments, in ms from {@code start}: to read or plot a run. */
+    private static void writeTimeline(Path file, Ledger ledger, Moments m) throws IOException {
+        long start = m.start();
+        Map<String, Long> marks = Map.of("stall", m.stalled(), "kill", m.killed(), "promoted", m.promoted(), "load-end", m.loadEnd());
+        List<long[]> rows = new ArrayList<>();
+        List<String> kinds = List.of("ack", "503", "delivered");
+        List<List<Long>> series = List.of(ledger.ackTimes(), ledger.unavailableTimes(), ledger.deliveryTimes());
+        for (int k = 0; k < kinds.size(); k++) for (long t : series.get(k)) rows.add(new long[] {t, k});
+        List<String> names = new ArrayList<>(kinds);
+        for (var e : marks.entrySet()) {
+            names.add(e.getKey());
+            rows.add(new long[] {e.getValue(), names.size() - 1});
+        }
+        rows.sort(java.util.Comparator.comparingLong(r -> r[0]));
+        StringBuilder sb = new StringBuilder("# ms-from-start event\n");
+        for (long[] r : rows) sb.append(millis(r[0] - start)).append(' ').append(names.get((int) r[1])).append('\n');
+        java.nio.file.Files.createDirectories(file.getParent());
+        java.nio.file.Files.writeString(file, sb);
+    }
+
+    /** How many of the acknowledged messages the new primary does not have. */
+    private static long forgotten(ReplicatedPostgres pg, List<String> ids) throws Exception {
+        try (var c = pg.connectStandby(); var ps = c.prepareStatement(
+                "SELECT count(*) FROM unnest(?::text[]) AS a(id) WHERE NOT EXISTS (SELECT 1 FROM message m WHERE m.id = a.id)")) {
+            ps.setArray(1, c.createArrayOf("text", ids.toArray()));
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return rs.getLong(1);
+            }
+        }
+    }
+
+    /** The first time in {@code times} (sorted) after {@code after}, or -1. */
+    static long firstAfter(List<Long> times, long after) {
+        for (long t : times) if (t > after) return t;
+        return -1;
+    }
+
+    /** The longest interval between consecutive times in [from, to], counting from {@code from} and up to {@code to}. */
+    static long longestGap(List<Long> times, long from, long to) {
+        long prev = from;
+        long gap = 0;
+        for (long t : times) {
+            if (t < from || t > to) continue;
+            gap = Math.max(gap, t - prev);
+            prev = t;
+        }
+        return Math.max(gap, to - prev);
+    }
+
+    private static long millis(long nanos) {
+        return Duration.ofNanos(nanos).toMillis();
     }
 
     // ---- helpers --------------------------------------------------------------------------------

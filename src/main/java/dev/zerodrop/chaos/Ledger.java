@@ -1,9 +1,12 @@
 package dev.zerodrop.chaos;
 
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
+import java.util.Queue;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -22,12 +25,17 @@ public final class Ledger {
     private final AtomicLong badSignatures = new AtomicLong();
     private final AtomicLong okDuringOutage = new AtomicLong();
     private final AtomicLong unavailableDuringOutage = new AtomicLong();
+    // When things happened (System.nanoTime), for the scenarios that measure how long an outage lasts.
+    private final Queue<Long> ackTimes = new ConcurrentLinkedQueue<>();
+    private final Queue<Long> unavailableTimes = new ConcurrentLinkedQueue<>();
+    private final Queue<Long> deliveryTimes = new ConcurrentLinkedQueue<>();
 
     public void attempted(String ref) {
         attempted.add(ref);
     }
 
     public void acked(String ref, String msgId) {
+        ackTimes.add(System.nanoTime());
         acked.put(ref, msgId);
         unanswered.remove(ref);
     }
@@ -36,12 +44,19 @@ public final class Ledger {
         if (!acked.containsKey(ref)) unanswered.add(ref);
     }
 
+    /** The API answered 503: unanswered, and the moment is kept. */
+    public void unavailable(String ref) {
+        unavailableTimes.add(System.nanoTime());
+        unanswered(ref);
+    }
+
     public void refused(String ref) {
         refused.add(ref);
     }
 
     /** A verified delivery of {@code ref} carrying {@code webhookId}. */
     public void delivered(String ref, String webhookId) {
+        deliveryTimes.add(System.nanoTime());
         deliveredIds.computeIfAbsent(ref, k -> ConcurrentHashMap.newKeySet()).add(webhookId);
         copies.computeIfAbsent(ref, k -> new AtomicLong()).incrementAndGet();
     }
@@ -66,6 +81,24 @@ public final class Ledger {
 
     public int ackedCount() {
         return acked.size();
+    }
+
+    /** The message ids of every acknowledged event. */
+    public List<String> ackedIds() {
+        return List.copyOf(acked.values());
+    }
+
+    /** When each acknowledgement, 503 answer and verified delivery happened ({@link System#nanoTime()}), in order. */
+    public List<Long> ackTimes() {
+        return ackTimes.stream().sorted().toList();
+    }
+
+    public List<Long> unavailableTimes() {
+        return unavailableTimes.stream().sorted().toList();
+    }
+
+    public List<Long> deliveryTimes() {
+        return deliveryTimes.stream().sorted().toList();
     }
 
     /** True when every acknowledged event has been delivered at least once. */
@@ -100,7 +133,15 @@ public final class Ledger {
                          long duplicates, long idMismatch, long recovered, long badSignatures, long okDuringOutage,
                          Set<String> lostSample) {
         public boolean ok() {
-            return lost == 0 && unexpected == 0 && idMismatch == 0 && badSignatures == 0 && okDuringOutage == 0;
+            return lost == 0 && okDuringOutage == 0 && okApartFromLoss();
+        }
+
+        /**
+         * Nothing invented or mislabelled, whatever was lost: an acknowledgement while the database was
+         * down is a loss too (it cannot have been durable), so it is not counted here.
+         */
+        public boolean okApartFromLoss() {
+            return unexpected == 0 && idMismatch == 0 && badSignatures == 0;
         }
 
         public double duplicateRate() {
@@ -108,10 +149,15 @@ public final class Ledger {
         }
 
         public String line(String scenario) {
+            return counts(scenario) + (ok() ? " OK" : " FAILED lost e.g. " + lostSample);
+        }
+
+        /** The line without its verdict. */
+        public String counts(String scenario) {
             return String.format("ledger %-8s attempted=%d acked=%d delivered=%d lost=%d unexpected=%d duplicates=%d (%.2f%%) "
-                            + "id-mismatch=%d recovered=%d unanswered=%d refused=%d bad-signatures=%d 2xx-during-outage=%d %s",
+                            + "id-mismatch=%d recovered=%d unanswered=%d refused=%d bad-signatures=%d 2xx-during-outage=%d",
                     scenario, attempted, acked, delivered, lost, unexpected, duplicates, 100 * duplicateRate(), idMismatch, recovered,
-                    unanswered, refused, badSignatures, okDuringOutage, ok() ? "OK" : "FAILED lost e.g. " + lostSample);
+                    unanswered, refused, badSignatures, okDuringOutage);
         }
     }
 }

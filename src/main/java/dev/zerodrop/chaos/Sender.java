@@ -84,7 +84,8 @@ public final class Sender implements AutoCloseable {
                 ledger.refused(ref);
             } else {
                 if (status == 503 && downBefore && outage.getAsBoolean()) ledger.unavailableDuringOutage();
-                ledger.unanswered(ref);
+                if (status == 503) ledger.unavailable(ref);
+                else ledger.unanswered(ref);
             }
         } catch (Exception e) {
             if (e instanceof InterruptedException) Thread.currentThread().interrupt();

@@ -42,6 +42,11 @@ final class ApiClient {
         return send("POST", path, Json.write(body));
     }
 
+    /** A DELETE; null when the answer has no body (204). */
+    JsonNode delete(String path) {
+        return send("DELETE", path, null);
+    }
+
     /** {@code ?a=1&b=2} of the non-null values, encoded; empty when there are none. */
     static String query(Map<String, String> query) {
         StringJoiner j = new StringJoiner("&", "?", "").setEmptyValue("");

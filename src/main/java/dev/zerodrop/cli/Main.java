@@ -39,6 +39,7 @@ public final class Main implements Runnable {
         cl.addSubcommand("audit", new AuditCommand());
         cl.addSubcommand("slo", new SloCommand());
         cl.addSubcommand("secrets", new SecretsCommand());
+        cl.addSubcommand("keys", new KeysCommand());
         cl.setCaseInsensitiveEnumValuesAllowed(true);
         return cl;
     }

@@ -19,6 +19,8 @@ public record Config(
         int dbPoolSize,
         Optional<String> secretKey,
         Optional<String> adminToken,
+        Optional<String> metricsToken,
+        Optional<String> publicUrl,
         List<Cidr> allowPrivateCidrs,
         List<Duration> retrySchedule,
         Duration requestTimeout,
@@ -100,6 +102,8 @@ public record Config(
                 intIn(v, Knob.DB_POOL_SIZE, 2, 1000),
                 secretKey(v),
                 adminToken,
+                metricsToken(v, adminToken),
+                publicUrl(v),
                 parse(v, Knob.ALLOW_PRIVATE_CIDRS, Cidr::parseList),
                 schedule,
                 requestTimeout,
@@ -156,6 +160,30 @@ public record Config(
         return retention;
     }
 
+
+    private static Optional<String> metricsToken(Map<Knob, String> v, Optional<String> adminToken) {
+        Optional<String> t = optional(v.get(Knob.METRICS_TOKEN));
+        if (t.isPresent() && t.get().length() < 16) throw new ConfigException(Knob.METRICS_TOKEN, "must be at least 16 characters");
+        if (t.isPresent() && t.equals(adminToken)) throw new ConfigException(Knob.METRICS_TOKEN, "must differ from ZERODROP_ADMIN_TOKEN");
+        return t;
+    }
+
+    /** An http or https base URL, without a trailing slash, path, query or fragment. */
+    private static Optional<String> publicUrl(Map<Knob, String> v) {
+        Optional<String> u = url(v, Knob.PUBLIC_URL);
+        if (u.isEmpty()) return u;
+        String s = u.get().replaceAll("/+$", "");
+        java.net.URI uri;
+        try {
+            uri = new java.net.URI(s);
+        } catch (java.net.URISyntaxException e) {
+            throw new ConfigException(Knob.PUBLIC_URL, "is not a URL: " + e.getMessage());
+        }
+        if (uri.getHost() == null || uri.getRawQuery() != null || uri.getRawFragment() != null || uri.getRawUserInfo() != null) {
+            throw new ConfigException(Knob.PUBLIC_URL, "must be a scheme, a host and optionally a port and a path, such as https://hooks.example.com");
+        }
+        return Optional.of(s);
+    }
 
     private static <T> T parse(Map<Knob, String> v, Knob k, Function<String, T> parser) {
         try {

@@ -16,6 +16,8 @@ public enum Knob {
     DB_POOL_SIZE("16", "Maximum database connections of this node."),
     SECRET_KEY("", "Comma-separated base64 keys of 32 bytes that seal secrets at rest (AES-256-GCM); the first seals, every one opens. Unset: a key is generated in <data-dir>/secret.key (mode 0600) on the first start. Give every node the same value. To rotate, see docs/security.md."),
     ADMIN_TOKEN("", "Bearer token with full rights. When unset, one is generated on first start, printed once and stored only as a hash."),
+    METRICS_TOKEN("", "Bearer token that may read /metrics and nothing else. Unset: /metrics needs a server-wide (admin) key."),
+    PUBLIC_URL("", "The URL that clients reach this server at, e.g. https://hooks.example.com; app-portal links start with it. Unset: the scheme and Host of the request."),
     ALLOW_PRIVATE_CIDRS("", "Comma-separated CIDRs that delivery may reach despite the private-network guard, e.g. 127.0.0.0/8."),
     RETRY_SCHEDULE("5s,5m,30m,2h,5h,10h,10h", "Delays between attempts (after the immediate first one), each with +/-20% jitter. Bare numbers are seconds."),
     REQUEST_TIMEOUT("30s", "Total timeout of one delivery attempt."),

@@ -72,6 +72,22 @@ public final class PrivateFiles {
         return secret;
     }
 
+    /**
+     * Writes {@code text} to {@code file}, replacing it, as a new file of mode {@code 0600} from the
+     * start; a symbolic link in its place is refused, not followed.
+     */
+    public static void writeSecret(Path file, String text) throws IOException {
+        PosixFileAttributeView view = Files.getFileAttributeView(file.getParent(), PosixFileAttributeView.class);
+        Files.deleteIfExists(file);
+        var options = new java.nio.file.OpenOption[] {java.nio.file.StandardOpenOption.CREATE_NEW, java.nio.file.StandardOpenOption.WRITE,
+                java.nio.file.LinkOption.NOFOLLOW_LINKS};
+        try (var channel = view != null
+                ? Files.newByteChannel(file, Set.of(options), PosixFilePermissions.asFileAttribute(OWNER_ONLY_FILE))
+                : Files.newByteChannel(file, Set.of(options))) {
+            channel.write(java.nio.ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8)));
+        }
+    }
+
     private static void checkOwner(Path path, PosixFileAttributeView view) throws IOException {
         UserPrincipal owner = view.getOwner();
         UserPrincipal me = path.getFileSystem().getUserPrincipalLookupService().lookupPrincipalByName(System.getProperty("user.name"));

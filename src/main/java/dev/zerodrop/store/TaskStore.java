@@ -50,8 +50,8 @@ public final class TaskStore {
         return jdbc.queryOne("SELECT " + COLUMNS + " FROM background_task WHERE id = ?", TaskStore::map, id);
     }
 
-    /** Tasks by id (creation time), optionally of one status and one kind. */
-    public Page<Task> list(String status, String task, PageRequest page) {
+    /** Tasks by id (creation time), optionally of one status, one kind and one application. */
+    public Page<Task> list(String status, String task, String appId, PageRequest page) {
         StringBuilder sql = new StringBuilder("SELECT " + COLUMNS + " FROM background_task WHERE true");
         List<Object> params = new ArrayList<>();
         if (status != null) {
@@ -61,6 +61,10 @@ public final class TaskStore {
         if (task != null) {
             sql.append(" AND task = ?");
             params.add(task);
+        }
+        if (appId != null) {
+            sql.append(" AND app_id = ?");
+            params.add(appId);
         }
         return page.run(jdbc, sql.toString(), "id", params, TaskStore::map, Task::id);
     }

@@ -175,8 +175,9 @@ public final class Tasks implements AutoCloseable {
         return store.find(id);
     }
 
-    public Page<Task> list(String status, String kind, PageRequest page) {
-        return store.list(status, kind, page);
+    /** Tasks by creation, optionally of one status, one kind and one application. */
+    public Page<Task> list(String status, String kind, String appId, PageRequest page) {
+        return store.list(status, kind, appId, page);
     }
 
     // ---- running tasks --------------------------------------------------------------------------

@@ -125,7 +125,8 @@ class IdempotencyWaitTest {
     }
 
     private static int waiting() throws Exception {
-        String metrics = http.send(HttpRequest.newBuilder(URI.create(zd.base() + "/metrics")).build(),
+        String metrics = http.send(HttpRequest.newBuilder(URI.create(zd.base() + "/metrics"))
+                        .header("Authorization", "Bearer " + TestServer.TOKEN).build(),
                 HttpResponse.BodyHandlers.ofString()).body();
         return metrics.lines().filter(l -> l.startsWith("zerodrop_idempotency_waiting "))
                 .map(l -> (int) Double.parseDouble(l.substring(l.indexOf(' ') + 1))).findFirst().orElse(-1);

@@ -24,7 +24,7 @@ class ChaosTest {
     void nothingAcknowledgedIsLost(String scenario) throws Exception {
         String server = System.getenv().getOrDefault("ZERODROP_TEST_PG", "jdbc:postgresql://127.0.0.1:5432/");
         Chaos chaos = new Chaos(new Chaos.Settings(Duration.ofSeconds(5), 60, dir, server, System.out));
-        Chaos.Result result = chaos.run(scenario);
+        Chaos.Result result = chaos.run(scenario).getFirst();
         assertThat(result.report().acked()).isPositive();
         assertThat(result.report().lost()).as(result.line()).isZero();
         assertThat(result.report().unexpected()).as(result.line()).isZero();

@@ -139,8 +139,9 @@ class MetricsTest {
     }
 
     @Test
-    void metricsNeedNoTokenAndSpeakThePrometheusTextFormat() throws Exception {
-        HttpResponse<String> r = get("/metrics");
+    void metricsNeedAServerWideKeyAndSpeakThePrometheusTextFormat() throws Exception {
+        assertThat(get("/metrics").statusCode()).isEqualTo(401);
+        HttpResponse<String> r = scrapeResponse();
         assertThat(r.statusCode()).isEqualTo(200);
         assertThat(r.headers().firstValue("content-type")).hasValueSatisfying(t -> assertThat(t).startsWith("text/plain; version=0.0.4"));
         assertThat(r.body()).contains("# TYPE zerodrop_attempts_total counter", "# TYPE zerodrop_attempt_duration_seconds histogram",
@@ -170,8 +171,13 @@ class MetricsTest {
         return http.send(HttpRequest.newBuilder(URI.create(zd.base() + path)).build(), HttpResponse.BodyHandlers.ofString());
     }
 
+    private static HttpResponse<String> scrapeResponse() throws Exception {
+        return http.send(HttpRequest.newBuilder(URI.create(zd.base() + "/metrics")).header("Authorization", "Bearer " + TestServer.TOKEN).build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
     private static String scrape() throws Exception {
-        HttpResponse<String> r = get("/metrics");
+        HttpResponse<String> r = scrapeResponse();
         assertThat(r.statusCode()).isEqualTo(200);
         return r.body();
     }

@@ -79,22 +79,44 @@ public final class TestServer implements AutoCloseable {
     }
 
     public Response call(String method, String path, Object body, Map<String, String> headers) {
+        return send(TOKEN, method, path, body, headers).response();
+    }
+
+    /** A call with another bearer token, or with none when {@code token} is null. */
+    public Response callAs(String token, String method, String path, Object body) {
+        return send(token, method, path, body, Map.of()).response();
+    }
+
+    /** A response with its headers. */
+    public record Full(Response response, java.net.http.HttpHeaders headers) {}
+
+    /** As {@link #callAs}, keeping the response's headers. */
+    public Full send(String token, String method, String path, Object body, Map<String, String> headers) {
         String text = body == null ? null : body instanceof String s ? s : Json.write(body);
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base() + path))
                 .timeout(Duration.ofSeconds(30))
-                .header("Authorization", "Bearer " + TOKEN)
                 .method(method, text == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(text));
+        if (token != null) b.header("Authorization", "Bearer " + token);
         if (text != null) b.header("Content-Type", "application/json");
         headers.forEach(b::setHeader);
         try {
             HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
-            JsonNode json = r.body() == null || r.body().isEmpty() ? null : Json.MAPPER.readTree(r.body());
-            return new Response(r.statusCode(), json, r.body());
+            JsonNode json = r.body() == null || r.body().isEmpty() ? null : parse(r.body());
+            return new Full(new Response(r.statusCode(), json, r.body()), r.headers());
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException(e);
+        }
+    }
+
+    /** The body as JSON, or null when it is something else (the metrics text, the portal page). */
+    private static JsonNode parse(String body) {
+        try {
+            return Json.MAPPER.readTree(body);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            return null;
         }
     }
 
@@ -113,6 +135,16 @@ public final class TestServer implements AutoCloseable {
     /** Creates an application and returns its id. */
     public String createApp(String name) {
         return post("/api/v1/app", Map.of("name", name)).get("id").asText();
+    }
+
+    /** Makes an API key, server-wide when {@code appId} is null, and returns its token (shown only this once). */
+    public String createKey(String appId, boolean readOnly) {
+        Map<String, Object> body = new java.util.LinkedHashMap<>();
+        body.put("name", appId == null ? "test admin" : "test " + appId);
+        body.put("scope", appId == null ? "admin" : "application");
+        if (appId != null) body.put("appId", appId);
+        body.put("readOnly", readOnly);
+        return post("/api/v1/keys", body).get("token").asText();
     }
 
     /** Creates an endpoint and returns its JSON (id, and the secret under "secret"). */
