@@ -180,7 +180,7 @@ public final class Server implements AutoCloseable {
                 notifier::backgroundTaskFinished).start();
         AlertEngine alerts = new AlertEngine(jdbc, alertStore, services.endpoints(), notifier, dlq.store()::valueAtRisk, o.clock(),
                 cfg.autoDisableAfter()).start(cfg.alertInterval());
-        ApiServer api = new ApiServer(cfg.host(), cfg.port(), tokens, idempotency, o.clock(), db::isReachable,
+        ApiServer api = new ApiServer(cfg.host(), cfg.port(), cfg.httpLimits(), tokens, idempotency, o.clock(), db::isReachable,
                 a -> {
                     a.observe(metrics::httpRequest);
                     new ObservabilityRoutes(metrics::scrape, Metrics.CONTENT_TYPE).register(a);
@@ -237,6 +237,11 @@ public final class Server implements AutoCloseable {
 
     public int port() {
         return api.port();
+    }
+
+    /** Every HTTP route of this node's API. */
+    public java.util.List<ApiServer.Route> routes() {
+        return api.routes();
     }
 
     /** The JDBC URL of the database this node uses (the embedded one's includes its port). */

@@ -19,6 +19,7 @@ public record Config(
         int dbPoolSize,
         Optional<String> secretKey,
         Optional<String> adminToken,
+        HttpLimits httpLimits,
         List<Cidr> allowPrivateCidrs,
         List<Duration> retrySchedule,
         Duration requestTimeout,
@@ -98,6 +99,7 @@ public record Config(
                 intIn(v, Knob.DB_POOL_SIZE, 2, 1000),
                 secretKey(v),
                 adminToken,
+                httpLimits(v),
                 parse(v, Knob.ALLOW_PRIVATE_CIDRS, Cidr::parseList),
                 schedule,
                 requestTimeout,
@@ -125,6 +127,17 @@ public record Config(
                 parse(v, Knob.SHUTDOWN_GRACE, Durations::parse),
                 intIn(v, Knob.REPLAY_RATE, 1, 100_000),
                 dlqRetention(v, schedule));
+    }
+
+    private static HttpLimits httpLimits(Map<Knob, String> v) {
+        return new HttpLimits(
+                intIn(v, Knob.MAX_BODY, 1024, 256 * 1024 * 1024),
+                intIn(v, Knob.MAX_HEADER_SIZE, 1024, 1024 * 1024),
+                atLeast(parse(v, Knob.HEADER_TIMEOUT, Durations::parse), Duration.ofMillis(100), Knob.HEADER_TIMEOUT),
+                atLeast(parse(v, Knob.IDLE_TIMEOUT, Durations::parse), Duration.ofMillis(100), Knob.IDLE_TIMEOUT),
+                intIn(v, Knob.MAX_CONNECTIONS, 1, 1_000_000),
+                intIn(v, Knob.MAX_CONNECTIONS_PER_CLIENT, 1, 1_000_000),
+                intIn(v, Knob.KEY_RATE_LIMIT, 0, 1_000_000));
     }
 
     /** The DLQ retention must outlast the longest a delivery can take to die: the schedule's total with its jitter. */
