@@ -102,7 +102,7 @@ class ConnectionLimitsTest {
     void aHeadDrippedAByteAtATimeIsCutOffAtTheDeadlineWhileOthersAreServed() throws Exception {
         List<Socket> drippers = new ArrayList<>();
         try {
-            for (int i = 0; i < 20; i++) drippers.add(connect(zd, "127.0.0." + (10 + i / PER_CLIENT)));
+            for (int i = 0; i < 200; i++) drippers.add(connect(zd, "127.0." + (1 + i / PER_CLIENT / 200) + "." + (10 + i / PER_CLIENT % 200)));
             byte[] head = request("/api/v1/app").getBytes(StandardCharsets.ISO_8859_1);
             // Each dripper has sent a few bytes of its head (each byte restarts Jetty's idle timeout).
             for (int b = 0; b < 5; b++) {
@@ -225,6 +225,37 @@ class ConnectionLimitsTest {
             });
         } finally {
             for (Socket s : held) s.close();
+        }
+    }
+
+    @Test
+    void pastTheNodesTotalNewConnectionsWaitUntilOneCloses() throws Exception {
+        try (TestDatabase db2 = TestDatabase.create("conns_total")) {
+            Map<Knob, String> knobs = TestServer.defaults(db2.url());
+            knobs.put(Knob.DISPATCH, "false");
+            knobs.put(Knob.MAX_CONNECTIONS, "4");
+            try (TestServer small = TestServer.start(knobs, TestServer.quiet(Server.Options.defaults()))) {
+                List<Socket> held = new ArrayList<>();
+                try {
+                    for (int i = 0; i < 4; i++) {
+                        Socket s = connect(small, "127.0.0." + (20 + i));
+                        held.add(s);
+                        assertThat(get(s, "/api/v1/health/ping")).isEqualTo(204);
+                    }
+                    try (Socket waiting = connect(small, "127.0.0.30")) {
+                        waiting.getOutputStream().write(request("/api/v1/health/ping").getBytes(StandardCharsets.ISO_8859_1));
+                        waiting.setSoTimeout(500);
+                        // Not accepted while four are open: no answer comes.
+                        org.assertj.core.api.Assertions.assertThatThrownBy(() -> waiting.getInputStream().read())
+                                .isInstanceOf(SocketTimeoutException.class);
+                        held.removeFirst().close();
+                        waiting.setSoTimeout(10_000);
+                        assertThat(status(waiting.getInputStream())).isEqualTo(204);
+                    }
+                } finally {
+                    for (Socket s : held) s.close();
+                }
+            }
         }
     }
 }
