@@ -411,6 +411,10 @@ public final class ApiServer implements AutoCloseable {
             }
             case io.javalin.http.HttpResponseException h -> {
                 int status = h.getStatus();
+                if (status == 413) {
+                    error(ctx, tooLarge());
+                    return;
+                }
                 String detail = switch (h) {
                     case io.javalin.router.EndpointNotFound n -> "no route for " + ctx.method() + " " + ctx.path();
                     case io.javalin.http.MethodNotAllowedResponse m -> {
@@ -420,10 +424,6 @@ public final class ApiServer implements AutoCloseable {
                     }
                     default -> h.getMessage();
                 };
-                if (status == 413) {
-                    error(ctx, tooLarge());
-                    return;
-                }
                 write(ctx, status, new Views.ErrorOut(ApiException.codeFor(status), detail));
             }
             default -> {

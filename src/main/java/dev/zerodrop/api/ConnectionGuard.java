@@ -55,6 +55,11 @@ final class ConnectionGuard extends HttpConnectionFactory {
         this.perClient = perClient;
         this.sweepMillis = Math.clamp(headerTimeout.toMillis() / 4, 25, 1000);
         addBean(scheduler);
+        // A complete head ends its deadline before its request is handled, however long that takes.
+        config.addCustomizer((request, responseHeaders) -> {
+            if (request.getConnectionMetaData().getConnection() instanceof Guarded g) g.headSince = NONE;
+            return request;
+        });
     }
 
     @Override
@@ -156,15 +161,16 @@ final class ConnectionGuard extends HttpConnectionFactory {
         }
 
         /**
-         * Runs after each read, on the reading thread. A head that completed during the read ends
-         * its deadline; a head begun since starts a new one. A connection that has not sent its
-         * first head keeps the deadline of its connection.
+         * Runs after each read, on the reading thread. A head that ended during the read (complete,
+         * or refused by the parser, which then waits for the next one) ends its deadline; a head
+         * begun since starts a new one. A connection that has sent nothing yet keeps the deadline
+         * of its connection.
          */
         private void noteHead(long before) {
             HttpParser p = getParser();
             boolean completed = getMessagesIn() != before;
             if (p.isStart()) {
-                if (completed) headSince = NONE;
+                if (completed || getBytesIn() > 0) headSince = NONE;
             } else if (p.inHeaderState()) {
                 if (completed || headSince == NONE) headSince = System.nanoTime();
             } else {

@@ -151,6 +151,25 @@ class ConnectionLimitsTest {
     }
 
     @Test
+    void aRequestHandledForLongerThanTheDeadlineIsNotCutOff() throws Exception {
+        // The application table is locked, so that listing it waits; a silent connection opened after
+        // the request shows when the deadline has passed for both.
+        try (java.sql.Connection lock = java.sql.DriverManager.getConnection(db.url());
+             Socket slow = connect(zd, "127.0.0.8")) {
+            lock.setAutoCommit(false);
+            lock.createStatement().execute("LOCK TABLE application IN ACCESS EXCLUSIVE MODE");
+            slow.getOutputStream().write(request("/api/v1/app").getBytes(StandardCharsets.ISO_8859_1));
+            try (Socket canary = connect(zd, "127.0.0.9")) {
+                await().atMost(Duration.ofSeconds(15)).until(() -> closedByServer(canary));
+            }
+            assertThat(closedByServer(slow)).as("the request being handled keeps its connection").isFalse();
+            lock.commit();
+            slow.setSoTimeout(20_000);
+            assertThat(status(slow.getInputStream())).isEqualTo(200);
+        }
+    }
+
+    @Test
     void oneAddressGetsNoMoreThanItsShareOfConnections() throws Exception {
         List<Socket> held = new ArrayList<>();
         try {
