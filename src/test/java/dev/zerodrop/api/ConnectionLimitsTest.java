@@ -107,9 +107,13 @@ class ConnectionLimitsTest {
             // Each dripper has sent a few bytes of its head (each byte restarts Jetty's idle timeout).
             for (int b = 0; b < 5; b++) {
                 for (Socket s : drippers) {
-                    OutputStream out = s.getOutputStream();
-                    out.write(head[b]);
-                    out.flush();
+                    try {
+                        OutputStream out = s.getOutputStream();
+                        out.write(head[b]);
+                        out.flush();
+                    } catch (IOException e) {
+                        // cut off already: on a busy machine the deadline can pass while the others are written to
+                    }
                 }
             }
             try (Socket normal = connect(zd, "127.0.0.2")) {
