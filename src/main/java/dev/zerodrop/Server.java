@@ -217,7 +217,7 @@ public final class Server implements AutoCloseable {
                 cfg.autoDisableAfter()).start();
         Authenticator auth = new Authenticator(tokens, adminToken, cfg.metricsToken(),
                 ref -> services.apps().findRecent(ref).map(AppStore.App::id), o.clock(), Authenticator.Limits.DEFAULT);
-        ApiServer api = new ApiServer(cfg.host(), cfg.port(), auth, idempotency, o.clock(), db::isReachable,
+        ApiServer api = new ApiServer(cfg.host(), cfg.port(), cfg.httpLimits(), auth, idempotency, o.clock(), db::isReachable,
                 a -> {
                     a.observe(metrics::httpRequest);
                     new ObservabilityRoutes(metrics::scrape, Metrics.CONTENT_TYPE).register(a);

@@ -2,6 +2,7 @@ package dev.zerodrop.api;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.zerodrop.config.HttpLimits;
 import dev.zerodrop.core.Json;
 import dev.zerodrop.store.Conflict;
 import dev.zerodrop.store.IdempotencyStore;
@@ -23,6 +24,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
+import org.eclipse.jetty.server.NetworkConnectionLimit;
+import org.eclipse.jetty.server.ServerConnector;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -36,7 +39,6 @@ public final class ApiServer implements AutoCloseable {
     private static final String PRINCIPAL_ATTR = "zd.principal";
     static final String IDEMPOTENCY_ATTR = "zd.idempotency";
     private static final String STARTED_ATTR = "zd.started";
-    static final int MAX_BODY = 2 * 1024 * 1024;
     /** How long a repeat waits for the first request with its Idempotency-Key: Svix's bound. */
     static final Duration IDEMPOTENCY_WAIT = Duration.ofSeconds(5);
     static final Duration IDEMPOTENCY_POLL = Duration.ofMillis(100);
@@ -86,20 +88,35 @@ public final class ApiServer implements AutoCloseable {
     /** The idempotent requests running on this node, by scope and key, so that a repeat here is woken at their end. */
     private final Map<String, CompletableFuture<Void>> running = new ConcurrentHashMap<>();
     private final AtomicInteger waiting = new AtomicInteger();
+    private final HttpLimits limits;
+    /** Null when ZERODROP_KEY_RATE_LIMIT is 0. */
+    private final KeyRateLimiter rateLimiter;
 
-    public ApiServer(String host, int port, Authenticator auth, IdempotencyStore idempotency, InstantSource clock,
+    public ApiServer(String host, int port, HttpLimits limits, Authenticator auth, IdempotencyStore idempotency, InstantSource clock,
                      BooleanSupplier ready, java.util.function.Consumer<ApiServer> routes) {
         this.auth = auth;
         this.idempotency = idempotency;
         this.clock = clock;
         this.ready = ready;
+        this.limits = limits;
+        this.rateLimiter = limits.keyRateLimit() > 0 ? new KeyRateLimiter(limits.keyRateLimit(), System::nanoTime) : null;
         this.app = Javalin.create(cfg -> {
-            cfg.jetty.host = host;
-            cfg.jetty.port = port;
             cfg.concurrency.useVirtualThreads = true;
             cfg.router.ignoreTrailingSlashes = true;
             cfg.router.treatMultipleSlashesAsSingleSlash = true;
-            cfg.http.maxRequestSize = MAX_BODY;
+            cfg.http.maxRequestSize = limits.maxBody();
+            // The request line and headers together; Jetty answers 414 or 431 past it.
+            cfg.jetty.modifyHttpConfiguration(http -> http.setRequestHeaderSize(limits.maxHeaderSize()));
+            cfg.jetty.addConnector((server, http) -> {
+                ServerConnector c = new ServerConnector(server,
+                        new ConnectionGuard(http, limits.headerTimeout(), limits.maxConnectionsPerClient()));
+                c.setHost(host);
+                c.setPort(port);
+                c.setIdleTimeout(limits.idleTimeout().toMillis());
+                return c;
+            });
+            // Past the cap Jetty stops accepting: new connections wait in the listen backlog.
+            cfg.jetty.modifyServer(server -> server.addBean(new NetworkConnectionLimit(limits.maxConnections(), server)));
             cfg.http.prefer405over404 = true;
             cfg.startup.showJavalinBanner = false;
             cfg.jsonMapper(new io.javalin.json.JavalinJackson(Json.MAPPER, true));
@@ -109,6 +126,12 @@ public final class ApiServer implements AutoCloseable {
             cfg.routes.exception(Exception.class, (e, ctx) -> error(ctx, e));
             // Javalin maps its own HttpResponseExceptions (404, 405, 413) unless told otherwise.
             cfg.routes.exception(io.javalin.http.HttpResponseException.class, (e, ctx) -> error(ctx, e));
+            cfg.routes.beforeMatched(ctx -> {
+                // Every matched request's body is read here, up to the cap, whether its route reads it or
+                // not: the cap holds on every route, and a body left unread would cost the connection.
+                ctx.bodyAsBytes();
+                RequestRules.check(ctx);
+            });
             this.pending = cfg;
             routes.accept(this);
             this.pending = null;
@@ -204,6 +227,7 @@ public final class ApiServer implements AutoCloseable {
             }
             ctx.attribute(PRINCIPAL_ATTR, p);
             ctx.attribute(SCOPE_ATTR, p.keyId());
+            throttle(p.keyId());
             String key = method == HandlerType.POST && idempotent ? ctx.header("idempotency-key") : null;
             if (key == null || key.isBlank()) {
                 respond(ctx, action.handle(ctx));
@@ -371,6 +395,29 @@ public final class ApiServer implements AutoCloseable {
         }
     }
 
+    private ApiException tooLarge() {
+        return new ApiException(413, "payload_too_large", "the request body is larger than the limit of " + limits.maxBody()
+                + " bytes (ZERODROP_MAX_BODY)");
+    }
+
+    /** ZERODROP_KEY_RATE_LIMIT: one bucket per token id. */
+    private void throttle(String tokenId) {
+        if (rateLimiter == null) return;
+        long wait = rateLimiter.acquire(tokenId);
+        if (wait > 0) throw new RateLimited(wait, limits.keyRateLimit());
+    }
+
+    /** 429: the token has used its requests for now; {@code Retry-After} says when to come back. */
+    static final class RateLimited extends ApiException {
+        final long retryAfterSeconds;
+
+        RateLimited(long retryAfterSeconds, int perSecond) {
+            super(429, "rate_limited", "this API key is limited to " + perSecond + " requests per second; retry in "
+                    + retryAfterSeconds + "s");
+            this.retryAfterSeconds = retryAfterSeconds;
+        }
+    }
+
     // ---- responses ------------------------------------------------------------------------------
 
     /** Data after the JSON value ({@code {"a":1} x}, {@code {}{}}) is an error, not ignored. */
@@ -428,6 +475,9 @@ public final class ApiServer implements AutoCloseable {
             case ApiException a -> {
                 ctx.status(a.status()).contentType("application/json").result(errorBody(a));
                 if (a.status() == 503) ctx.header("Retry-After", "1");
+                if (a instanceof RateLimited r) ctx.header("Retry-After", Long.toString(r.retryAfterSeconds));
+                // What is left of an oversized body is never read: the connection cannot carry another request.
+                if (a.status() == 413) ctx.header("Connection", "close");
             }
             case Conflict c -> write(ctx, 409, new Views.ErrorOut("conflict", c.getMessage()));
             case StoreUnavailableException s -> {
@@ -436,6 +486,10 @@ public final class ApiServer implements AutoCloseable {
             }
             case io.javalin.http.HttpResponseException h -> {
                 int status = h.getStatus();
+                if (status == 413) {
+                    error(ctx, tooLarge());
+                    return;
+                }
                 String detail = switch (h) {
                     case io.javalin.router.EndpointNotFound n -> "no route for " + ctx.method() + " " + ctx.path();
                     case io.javalin.http.MethodNotAllowedResponse m -> {
@@ -443,7 +497,7 @@ public final class ApiServer implements AutoCloseable {
                         if (allowed != null) ctx.header("Allow", allowed);
                         yield ctx.method() + " is not allowed on " + ctx.path() + (allowed == null ? "" : "; allowed: " + allowed);
                     }
-                    default -> status == 413 ? "the request body is larger than " + (MAX_BODY >> 20) + " MiB" : h.getMessage();
+                    default -> h.getMessage();
                 };
                 write(ctx, status, new Views.ErrorOut(ApiException.codeFor(status), detail));
             }
@@ -452,8 +506,13 @@ public final class ApiServer implements AutoCloseable {
                     error(ctx, (StoreUnavailableException) e.getCause());
                     return;
                 }
-                log.error("unhandled error on {} {}", ctx.method(), ctx.path(), e);
-                write(ctx, 500, new Views.ErrorOut("internal_error", "an internal error occurred; it has been logged"));
+                String incident = Incidents.next();
+                // One line per failure, naming where and what but not the message: it can quote the
+                // request's values, secrets among them. The trace is for DEBUG, under the same id.
+                log.error("request failed: incident {} on {} {}: {}", incident, ctx.method(), routeOf(ctx), Incidents.summary(e));
+                log.debug("incident {}", incident, e);
+                write(ctx, 500, new Views.ErrorOut("internal_error", "an internal error occurred (incident " + incident
+                        + "); the server's log names it"));
             }
         }
     }

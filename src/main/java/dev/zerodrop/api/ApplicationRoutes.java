@@ -71,7 +71,7 @@ final class ApplicationRoutes {
         Optional<App> existing = s.apps().find(id);
         if (existing.isPresent()) return ApiServer.Reply.of(200, Views.AppOut.of(s.apps().update(existing.get(), d, s.clock().instant())));
         // Svix creates the application when it does not exist, taking the path as its uid.
-        AppData withUid = new AppData(d.uid() == null ? id : d.uid(), d.name(), d.throttleRate(), d.metadata());
+        AppData withUid = new AppData(d.uid() == null ? EndpointRoutes.pathUid(ctx, "app_id") : d.uid(), d.name(), d.throttleRate(), d.metadata());
         return ApiServer.Reply.of(201, Views.AppOut.of(s.apps().create(withUid, s.clock().instant())));
     }
 
@@ -84,7 +84,8 @@ final class ApplicationRoutes {
     /** Reads an ApplicationIn; with {@code base}, absent fields keep their value (PATCH). */
     static AppData read(JsonNode json, App base) {
         Fields f = new Fields(json);
-        String name = base == null ? f.requiredString("name", 1, 256, null) : f.optionalString("name", 1, 256, null);
+        String name = f.name("name", base == null, 256);
+        if (base != null) f.notNull("name");
         String uid = f.optionalString("uid", 1, 256, Fields.ID_PATTERN);
         Integer throttle = f.optionalInt("throttleRate", 1, 65535);
         if (throttle == null) throttle = f.optionalInt("rateLimit", 1, 65535);

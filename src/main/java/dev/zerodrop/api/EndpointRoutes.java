@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.zerodrop.delivery.Signer;
 import dev.zerodrop.secret.Sealer;
 import dev.zerodrop.store.EndpointSecrets;
+import dev.zerodrop.delivery.WebhookClient;
 import dev.zerodrop.store.AppStore.App;
 import dev.zerodrop.store.EndpointStore.Endpoint;
 import dev.zerodrop.store.EndpointStore.EndpointData;
@@ -117,6 +118,7 @@ final class EndpointRoutes {
         Map<String, String> headers = f.optionalStringMap("headers");
         if (secret != null) secret = checkSecret(f, "secret", secret);
         if (headers != null) checkHeaders(f, "headers", headers);
+        checkHead(f, d.url(), headers);
         f.validate();
         Endpoint e = s.endpoints().create(app.id(), d, secret == null ? Signer.newSecret() : secret,
                 headers == null ? Map.of() : headers, s.clock().instant());
@@ -129,8 +131,9 @@ final class EndpointRoutes {
         if (s.endpoints().find(app.id(), ref).isPresent()) return update(ctx, false);
         Fields f = new Fields(ApiServer.body(ctx));
         EndpointData d = read(s, f, null);
+        checkHead(f, d.url(), null);
         f.validate();
-        if (d.uid() == null) d = new EndpointData(ref, d.url(), d.description(), d.filterTypes(), d.channels(), d.disabled(),
+        if (d.uid() == null) d = new EndpointData(pathUid(ctx, "endpoint_id"), d.url(), d.description(), d.filterTypes(), d.channels(), d.disabled(),
                 d.throttleRate(), d.metadata());
         return ApiServer.Reply.of(201, Views.EndpointOut.of(s.endpoints().create(app.id(), d, Signer.newSecret(), s.clock().instant())));
     }
@@ -139,6 +142,7 @@ final class EndpointRoutes {
         Endpoint existing = endpoint(s, ctx);
         Fields f = new Fields(ApiServer.body(ctx));
         EndpointData d = read(s, f, patch ? existing : null);
+        checkHead(f, d.url(), existing.headers());
         f.validate();
         int changed = s.endpoints().update(existing, d, s.clock().instant());
         if (changed > 0) s.wake().run();
@@ -147,6 +151,7 @@ final class EndpointRoutes {
 
     /** Reads an EndpointIn/EndpointUpdate; with {@code base}, absent fields keep their value (PATCH). */
     static EndpointData read(Services s, Fields f, Endpoint base) {
+        if (base != null) f.notNull("url");
         String url = base == null ? f.requiredString("url", 1, 65536, null) : f.optionalString("url", 1, 65536, null);
         if (url != null) {
             String problem = UrlRules.problem(url, s.guard());
@@ -173,6 +178,26 @@ final class EndpointRoutes {
         }
         return new EndpointData(uid, url, description == null ? "" : description, filterTypes, channels,
                 disabled != null && disabled, throttle, metadata == null ? new LinkedHashMap<>() : metadata);
+    }
+
+    /** A URL and custom headers that could never be sent together are refused when saved, not at every attempt. */
+    static void checkHead(Fields f, String url, Map<String, String> headers) {
+        if (url == null) return;
+        WebhookClient.requestHeadProblem(url, headers == null ? Map.of() : headers)
+                .ifPresent(p -> f.error(headers == null || headers.isEmpty() ? "url" : "headers", p));
+    }
+
+    /**
+     * A path parameter that a PUT makes the uid of what it creates: it obeys the uid rules of a
+     * body's {@code uid}, or the PUT is refused (422 naming the path parameter).
+     */
+    static String pathUid(Context ctx, String param) {
+        String v = ctx.pathParam(param);
+        if (!Fields.ID_PATTERN.matcher(v).matches()) {
+            throw new ApiException.Validation(List.of(new ApiException.FieldError(List.of("path", param),
+                    "must match " + Fields.ID_PATTERN.pattern() + " to become the uid of what this PUT creates", "value_error")));
+        }
+        return v;
     }
 
     static String checkSecret(Fields f, String field, String secret) {
@@ -233,6 +258,8 @@ final class EndpointRoutes {
             result.keySet().removeIf(k -> k.equalsIgnoreCase(x.getKey()));
             if (x.getValue() != null) result.put(x.getKey(), x.getValue());
         }
+        checkHead(f, e.url(), result);
+        f.validate();
         s.endpoints().setHeaders(e.id(), result, s.clock().instant());
         return ApiServer.Reply.noContent();
     }
@@ -273,7 +300,13 @@ final class EndpointRoutes {
             f.validate();
         }
         opened(e); // the current and rotated secrets are carried over
-        s.endpoints().rotateSecret(e, key == null ? Signer.newSecret() : key, Duration.ofSeconds(grace), s.clock().instant());
+        Instant now = s.clock().instant();
+        long signing = 1 + e.oldSecrets().stream().filter(o -> o.expiresAt() > now.toEpochMilli()).count() + (grace > 0 ? 1 : 0);
+        if (signing > WebhookClient.MAX_SIGNING_SECRETS) {
+            throw ApiException.conflict("this rotation would make " + signing + " secrets sign each delivery, over the "
+                    + WebhookClient.MAX_SIGNING_SECRETS + " a request head holds; rotate with gracePeriodSeconds 0, or wait for older secrets to expire");
+        }
+        s.endpoints().rotateSecret(e, key == null ? Signer.newSecret() : key, Duration.ofSeconds(grace), now);
         return ApiServer.Reply.noContent();
     }
 

@@ -42,7 +42,10 @@ final class EventTypeRoutes {
             String name = ctx.pathParam("event_type_name");
             Optional<EventType> existing = s.eventTypes().find(name);
             EventType t = read(new Fields(ApiServer.body(ctx)), name, null);
-            if (existing.isEmpty()) return ApiServer.Reply.of(201, Views.EventTypeOut.of(s.eventTypes().create(t)));
+            if (existing.isEmpty()) {
+                EndpointRoutes.pathUid(ctx, "event_type_name");
+                return ApiServer.Reply.of(201, Views.EventTypeOut.of(s.eventTypes().create(t)));
+            }
             EventType updated = new EventType(name, t.description(), t.archived(), t.deprecated(), t.featureFlags(), t.groupName(),
                     t.schemasJson(), existing.get().createdAt(), t.updatedAt());
             return ApiServer.Reply.of(200, Views.EventTypeOut.of(s.eventTypes().update(updated)));

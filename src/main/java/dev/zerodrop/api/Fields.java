@@ -49,6 +49,24 @@ final class Fields {
         return checkString(name, v, minLen, maxLen, pattern);
     }
 
+    /**
+     * A name shown to people (an application's name): a string that also obeys
+     * {@link #characterProblem}, so that it cannot break a log line or read as something else.
+     */
+    String name(String name, boolean required, int maxLen) {
+        String s = required ? requiredString(name, 1, maxLen, null) : optionalString(name, 1, maxLen, null);
+        if (s != null && s.indexOf('\u0000') < 0) {
+            String problem = characterProblem(s);
+            if (problem != null) error(name, problem);
+        }
+        return s;
+    }
+
+    /** For a PATCH: each of {@code names} may be left out, but not set to null (it has no null value). */
+    void notNull(String... names) {
+        for (String name : names) if (isNull(name)) error(name, "must not be null (leave it out to keep its value)");
+    }
+
     String optionalString(String name, int minLen, int maxLen, Pattern pattern) {
         JsonNode v = node.get(name);
         if (v == null || v.isNull()) return null;
@@ -66,6 +84,25 @@ final class Fields {
         else if (s.length() > maxLen) error(name, "must be at most " + maxLen + " characters");
         else if (pattern != null && !pattern.matcher(s).matches()) error(name, "must match " + pattern.pattern());
         return s;
+    }
+
+    /**
+     * What makes {@code s} unfit for an id, a name or a parameter, or null: a control character
+     * (C0, DEL, C1) or a bidirectional embedding, override or isolate (U+202A-U+202E, U+2066-U+2069).
+     */
+    static String characterProblem(String s) {
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (isUnsafe(c)) {
+                return c >= 0x202A ? "must not contain bidirectional control characters (U+" + Integer.toHexString(c).toUpperCase() + ")"
+                        : "must not contain control characters (U+" + String.format("%04X", (int) c) + ")";
+            }
+        }
+        return null;
+    }
+
+    static boolean isUnsafe(int c) {
+        return c < 0x20 || (c >= 0x7F && c <= 0x9F) || (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069);
     }
 
     Boolean optionalBool(String name) {

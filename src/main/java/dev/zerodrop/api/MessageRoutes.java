@@ -139,6 +139,8 @@ final class MessageRoutes {
         f.validate();
         Instant now = s.clock().instant();
         Instant deliverAt = deliverAtText == null ? null : Params.parseInstant(deliverAtText, "body", "deliverAt");
+        // Everything the request can be refused for is checked before the application is created.
+        boolean withContent = Params.bool(ctx, "with_content", true);
 
         String appRef = ctx.pathParam("app_id");
         Optional<App> found = s.apps().findRecent(appRef);
@@ -147,7 +149,7 @@ final class MessageRoutes {
             app = found.get();
         } else if (appNode != null && !appNode.isNull()) {
             AppStore.AppData d = ApplicationRoutes.read(appNode, null);
-            if (d.uid() == null) d = new AppStore.AppData(appRef, d.name(), d.throttleRate(), d.metadata());
+            if (d.uid() == null) d = new AppStore.AppData(EndpointRoutes.pathUid(ctx, "app_id"), d.name(), d.throttleRate(), d.metadata());
             app = s.apps().create(d, now);
         } else {
             throw ApiException.notFound("application '" + appRef + "'");
@@ -156,7 +158,6 @@ final class MessageRoutes {
         byte[] payloadBytes = RawJson.field(raw, "payload");
         var m = new MessageStore.NewMessage(Ids.message(now), app.id(), eventType, eventId, channels, payloadBytes, now, deliverAt,
                 tags, retentionHours);
-        boolean withContent = Params.bool(ctx, "with_content", true);
         Views.MessageOut out = new Views.MessageOut(m.id(), eventType, eventId, channels,
                 Views.payloadText(payloadBytes, withContent), now, tags);
         byte[] body = Json.MAPPER.writeValueAsBytes(out);

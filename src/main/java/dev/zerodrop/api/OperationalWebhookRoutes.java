@@ -89,6 +89,7 @@ public final class OperationalWebhookRoutes {
         if (secret != null) secret = EndpointRoutes.checkSecret(f, "secret", secret);
         Map<String, String> headers = f.optionalStringMap("headers");
         if (headers != null) EndpointRoutes.checkHeaders(f, "headers", headers);
+        EndpointRoutes.checkHead(f, d.url(), headers);
         f.validate();
         Instant now = s.clock().instant();
         return s.endpoints().create(notifier.ensureOperationalApp(now), d, secret == null ? Signer.newSecret() : secret,
@@ -102,7 +103,7 @@ public final class OperationalWebhookRoutes {
         if (existing.isPresent()) return update(ctx, existing.get(), false);
         Fields f = new Fields(ApiServer.body(ctx));
         EndpointData d = read(f, null);
-        if (d.uid() == null) d = new EndpointData(ref, d.url(), d.description(), d.filterTypes(), null, d.disabled(), d.throttleRate(),
+        if (d.uid() == null) d = new EndpointData(EndpointRoutes.pathUid(ctx, "endpoint_id"), d.url(), d.description(), d.filterTypes(), null, d.disabled(), d.throttleRate(),
                 d.metadata());
         return ApiServer.Reply.of(201, OperationalEndpointOut.of(create(f, d)));
     }
@@ -110,6 +111,7 @@ public final class OperationalWebhookRoutes {
     private ApiServer.Reply update(Context ctx, Endpoint existing, boolean patch) {
         Fields f = new Fields(ApiServer.body(ctx));
         EndpointData d = read(f, patch ? existing : null);
+        EndpointRoutes.checkHead(f, d.url(), existing.headers());
         f.validate();
         if (s.endpoints().update(existing, d, s.clock().instant()) > 0) s.wake().run();
         return ApiServer.Reply.of(200, OperationalEndpointOut.of(s.endpoints().find(existing.appId(), existing.id()).orElseThrow()));

@@ -21,6 +21,7 @@ public record Config(
         Optional<String> adminToken,
         Optional<String> metricsToken,
         Optional<String> publicUrl,
+        HttpLimits httpLimits,
         List<Cidr> allowPrivateCidrs,
         List<Duration> retrySchedule,
         Duration requestTimeout,
@@ -104,6 +105,7 @@ public record Config(
                 adminToken,
                 metricsToken(v, adminToken),
                 publicUrl(v),
+                httpLimits(v),
                 parse(v, Knob.ALLOW_PRIVATE_CIDRS, Cidr::parseList),
                 schedule,
                 requestTimeout,
@@ -146,6 +148,17 @@ public record Config(
                     + Durations.format(dlqRetention) + "), so that a dead delivery keeps its attempts");
         }
         return h;
+    }
+
+    private static HttpLimits httpLimits(Map<Knob, String> v) {
+        return new HttpLimits(
+                intIn(v, Knob.MAX_BODY, 1024, 256 * 1024 * 1024),
+                intIn(v, Knob.MAX_HEADER_SIZE, 1024, 1024 * 1024),
+                atLeast(parse(v, Knob.HEADER_TIMEOUT, Durations::parse), Duration.ofMillis(100), Knob.HEADER_TIMEOUT),
+                atLeast(parse(v, Knob.IDLE_TIMEOUT, Durations::parse), Duration.ofMillis(100), Knob.IDLE_TIMEOUT),
+                intIn(v, Knob.MAX_CONNECTIONS, 1, 1_000_000),
+                intIn(v, Knob.MAX_CONNECTIONS_PER_CLIENT, 1, 1_000_000),
+                intIn(v, Knob.KEY_RATE_LIMIT, 0, 1_000_000));
     }
 
     /** The DLQ retention must outlast the longest a delivery can take to die: the schedule's total with its jitter. */

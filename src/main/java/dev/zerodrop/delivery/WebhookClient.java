@@ -15,6 +15,7 @@ import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
@@ -65,6 +66,22 @@ public final class WebhookClient implements AutoCloseable {
      * unbounded head. 64 KiB is eight times the 8 KiB head that common HTTP servers accept.
      */
     public static final int MAX_RESPONSE_HEADERS_BYTES = 64 * 1024;
+    /**
+     * Most bytes of a request head the client writes: the request line and every header. Jetty
+     * refuses a longer one before sending anything, so an endpoint whose URL and custom headers do
+     * not fit could never be delivered to; the API refuses it when it is saved
+     * ({@link #requestHeadProblem}).
+     */
+    public static final int MAX_REQUEST_HEAD_BYTES = 8192;
+    /** Most secrets that sign one delivery: the current one and those still in their grace period. */
+    public static final int MAX_SIGNING_SECRETS = 8;
+    /**
+     * The head bytes kept for what ZeroDrop writes itself, at their longest: user-agent,
+     * accept-encoding, content-type, content-length, and webhook-id, webhook-timestamp and
+     * webhook-signature (with {@link #MAX_SIGNING_SECRETS} signatures of 48 bytes), twice when
+     * the svix-* copies are on. About 1,100 bytes, rounded up.
+     */
+    static final int OWN_HEAD_BYTES = 1280;
     /** An endpoint's pool is removed after it has had no connection and no request for this long. */
     static final Duration DESTINATION_IDLE_TIMEOUT = Duration.ofSeconds(30);
     /** A pooled keep-alive connection is closed after this long unused. */
@@ -105,6 +122,7 @@ public final class WebhookClient implements AutoCloseable {
         client.setMaxRequestsQueuedPerDestination(1_000_000);
         client.setDestinationIdleTimeout(DESTINATION_IDLE_TIMEOUT.toMillis());
         client.setMaxResponseHeadersSize(MAX_RESPONSE_HEADERS_BYTES);
+        client.setMaxRequestHeadersSize(MAX_REQUEST_HEAD_BYTES);
         // One receiver's Set-Cookie must never reach another endpoint (or come back to it).
         client.setHttpCookieStore(new HttpCookieStore.Empty());
         client.setUserAgentField(new HttpField(HttpHeader.USER_AGENT, USER_AGENT));
@@ -134,6 +152,30 @@ public final class WebhookClient implements AutoCloseable {
         for (ContentDecoder.Factory f : factories) if (f.getEncoding().equalsIgnoreCase(DECODED_ENCODING)) gzip = f;
         factories.clear();
         if (gzip != null) factories.put(gzip);
+    }
+
+    /**
+     * Why a delivery to {@code url} with the custom {@code headers} could never be sent, or empty:
+     * its request line, Host header, custom headers and ZeroDrop's own headers would pass
+     * {@link #MAX_REQUEST_HEAD_BYTES}. Values are counted as UTF-8, the longest they can be written.
+     */
+    public static Optional<String> requestHeadProblem(String url, Map<String, String> headers) {
+        URI uri;
+        try {
+            uri = URI.create(url);
+        } catch (IllegalArgumentException e) {
+            return Optional.empty(); // the URL's own rules report it
+        }
+        String target = uri.getRawPath() == null || uri.getRawPath().isEmpty() ? "/" : uri.getRawPath();
+        if (uri.getRawQuery() != null) target += "?" + uri.getRawQuery();
+        long bytes = ("POST " + target + " HTTP/1.1\r\nHost: " + uri.getRawAuthority() + "\r\n").length() + OWN_HEAD_BYTES;
+        for (var h : headers.entrySet()) {
+            if (h.getValue() == null) continue;
+            bytes += h.getKey().length() + 4 + h.getValue().getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+        }
+        if (bytes <= MAX_REQUEST_HEAD_BYTES) return Optional.empty();
+        return Optional.of("the URL and custom headers make a request head of about " + bytes + " bytes, over the "
+                + MAX_REQUEST_HEAD_BYTES + " bytes a delivery can send (" + OWN_HEAD_BYTES + " of them kept for the signature headers)");
     }
 
     /** {@link #post(String, String, Map, byte[])} with the URL as the endpoint key. */
