@@ -32,10 +32,22 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class Bench {
     public static final String TOKEN = "bench-admin-token-0123456789";
-    public static final List<String> SCENARIOS = List.of("max", "rate", "fanout", "payload64k", "slow", "ingest", "backlog");
+    public static final List<String> SCENARIOS = List.of("max", "rate", "fanout", "payload64k", "slow", "ingest", "backlog", "retention");
 
+    /** {@code retention}: the history the {@code retention} scenario keeps (short, so that it sees several expiries). */
     public record Settings(Duration warmup, Duration duration, int producers, int rate, int backlog, String dbServer,
-                           Path workDir, PrintStream out) {}
+                           Path workDir, PrintStream out, Duration retention) {
+        public Settings(Duration warmup, Duration duration, int producers, int rate, int backlog, String dbServer, Path workDir,
+                        PrintStream out) {
+            this(warmup, duration, producers, rate, backlog, dbServer, workDir, out, Duration.ofMinutes(3));
+        }
+    }
+
+    /** One sample of the retention scenario: seconds since the start, database size, rates and latency of the last 10 s. */
+    public record Sample(double seconds, double dbMiB, int partitions, double ingestPerSec, double deliveredPerSec, double p99) {}
+
+    /** The retention scenario's samples, for its plot. */
+    public final List<Sample> retentionSamples = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     /** One scenario's figures. Rates are per second over the measured window; latencies in ms. */
     public record Result(String scenario, double ingestPerSec, double deliveredPerSec, double p50, double p99, double p999,
@@ -116,6 +128,7 @@ public final class Bench {
             case "slow" -> throughput("slow", 1, 1024, Duration.ofMillis(200), false);
             case "ingest" -> ingest();
             case "backlog" -> backlog();
+            case "retention" -> retention();
             default -> throw new IllegalArgumentException("unknown scenario '" + scenario + "'; choose from " + SCENARIOS);
         };
         s.out().println(r.line());
@@ -261,15 +274,21 @@ public final class Bench {
             setup.term(Duration.ofSeconds(30));
             long t0 = System.nanoTime();
             try (var c = DriverManager.getConnection(url); var st = c.createStatement()) {
+                // One transaction, so one now(): a delivery lives in its message's partition, with its part_at.
+                c.setAutoCommit(false);
                 st.execute("INSERT INTO message (id, app_id, event_type, payload, created_at, part_at) SELECT 'msg_backlog_' || g, '" + app
                         + "', 'old', convert_to('{\"n\":' || g || ',\"pad\":\"" + "x".repeat(900) + "\"}', 'UTF8'), now(), now() FROM generate_series(1, " + s.backlog() + ") g");
                 st.execute("INSERT INTO delivery (msg_id, endpoint_id, app_id, state, next_attempt_at, created_at, updated_at, part_at) SELECT 'msg_backlog_' || g, '"
                         + slowEp + "', '" + app + "', 'pending', now() - interval '1 hour', now(), now(), now() FROM generate_series(1, " + s.backlog() + ") g");
+                c.commit();
+                c.setAutoCommit(true);
                 st.execute("ANALYZE delivery");
                 st.execute("ANALYZE message");
             }
             s.out().printf("backlog: %d pending deliveries written in %.0fs%n", s.backlog(), (System.nanoTime() - t0) / 1e9);
             flags.put("dispatch", "true");
+            // The node dispatches from its start: a small backlog can be gone before the first sample.
+            long nodeStart = System.nanoTime();
             NodeProcess node = node("bench-backlog", flags).start(Duration.ofSeconds(60));
             List<String> rates = new ArrayList<>();
             List<String> rss = new ArrayList<>();
@@ -289,8 +308,8 @@ public final class Bench {
                     maxRss = Math.max(maxRss, m);
                     last = now;
                 }
-                double seconds = (System.nanoTime() - start) / 1e9;
-                double cores = (ProcessStats.cpuSeconds(node.pid()) - cpuBefore) / seconds;
+                double seconds = (System.nanoTime() - nodeStart) / 1e9;
+                double cores = (ProcessStats.cpuSeconds(node.pid()) - cpuBefore) / ((System.nanoTime() - start) / 1e9);
                 fresh.stop();
                 NodeProcess.pause(Duration.ofSeconds(2));
                 double[] lat = latencies(arrived, fresh.acked, start, System.nanoTime(), "");
@@ -304,6 +323,108 @@ public final class Bench {
                 return new Result("backlog", 0, backlogDelivered.get() / seconds, pct(lat, 50), pct(lat, 99), pct(lat, 99.9),
                         pct(lat, 50), pct(lat, 99), cores, maxRss, fresh.acked.size() + s.backlog(),
                         freshLost + Math.max(0, s.backlog() - backlogDelivered.get()), extra);
+            } finally {
+                node.term(Duration.ofSeconds(60));
+                dropDatabase(node);
+            }
+        }
+    }
+
+    /**
+     * Retention: a fixed rate of messages for the whole duration, on a node that keeps its history
+     * for only {@code s.retention()}. Every 10 s it samples the database's size, the partitions, the
+     * rates and the p99 of accept to delivered. After the first expiry all of them must be flat: the
+     * size is that of a window of history, not of the whole run. Lost: an acknowledged message that
+     * never arrived (retention must never drop what is not delivered).
+     */
+    Result retention() throws Exception {
+        if (s.dbServer() == null) throw new IllegalArgumentException("the retention scenario needs --db-server");
+        Map<String, Long> arrived = new ConcurrentHashMap<>();
+        AtomicLong deliveries = new AtomicLong();
+        try (Receiver r = new Receiver((req, n) -> {
+            arrived.putIfAbsent(req.header("webhook-id"), System.nanoTime());
+            deliveries.incrementAndGet();
+            return Receiver.ok();
+        }, false)) {
+            Map<String, String> flags = nodeFlags("retention");
+            String keep = dev.zerodrop.config.Durations.format(s.retention());
+            flags.put("history-retention", keep);
+            flags.put("payload-retention", keep);
+            flags.put("dlq-retention", keep);
+            flags.put("retry-schedule", "1s,2s");
+            NodeProcess node = node("bench-retention", flags).start(Duration.ofSeconds(120));
+            String url = flags.get("db-url");
+            try (var c = DriverManager.getConnection(url)) {
+                String app = post(node.url(), "/api/v1/app", Map.of("name", "retention")).get("id").asText();
+                post(node.url(), "/api/v1/app/" + app + "/endpoint", Map.of("url", r.url("/e0")));
+                retentionSamples.clear();
+                double maxRss = 0;
+                double cpuBefore = ProcessStats.cpuSeconds(node.pid());
+                long start = System.nanoTime();
+                try (LoadGenerator load = new LoadGenerator(node.url(), app, TOKEN, 1024, Math.max(64, s.producers()))) {
+                    load.startFixedRate(s.rate());
+                    long end = start + s.duration().toNanos();
+                    long lastAcked = 0;
+                    long lastDelivered = 0;
+                    long sampleStart = start;
+                    while (System.nanoTime() < end) {
+                        NodeProcess.pause(Duration.ofSeconds(10));
+                        long now = System.nanoTime();
+                        long acked = load.acked.size();
+                        long delivered = deliveries.get();
+                        double secs = (now - sampleStart) / 1e9;
+                        List<Double> l = new ArrayList<>();
+                        for (var e : load.acked.entrySet()) {
+                            if (e.getValue() < sampleStart || e.getValue() > now) continue;
+                            Long at = arrived.get(e.getKey());
+                            if (at != null) l.add((at - e.getValue()) / 1e6);
+                        }
+                        double[] lat = l.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+                        double mib;
+                        int parts;
+                        try (var st = c.createStatement(); var rs = st.executeQuery(
+                                "SELECT pg_database_size(current_database()), (SELECT count(*) FROM partition_range)")) {
+                            rs.next();
+                            mib = rs.getLong(1) / (1024.0 * 1024);
+                            parts = rs.getInt(2);
+                        }
+                        maxRss = Math.max(maxRss, ProcessStats.rssMiB(node.pid()));
+                        Sample smp = new Sample((now - start) / 1e9, mib, parts, (acked - lastAcked) / secs, (delivered - lastDelivered) / secs,
+                                pct(lat, 99));
+                        retentionSamples.add(smp);
+                        s.out().printf("retention t=%.0fs db=%.1fMiB partitions=%d ingest=%.0f/s delivered=%.0f/s p99=%.1fms%n", smp.seconds(),
+                                smp.dbMiB(), smp.partitions(), smp.ingestPerSec(), smp.deliveredPerSec(), smp.p99());
+                        lastAcked = acked;
+                        lastDelivered = delivered;
+                        sampleStart = now;
+                    }
+                    double seconds = (System.nanoTime() - start) / 1e9;
+                    double cores = (ProcessStats.cpuSeconds(node.pid()) - cpuBefore) / seconds;
+                    load.stop();
+                    long drainDeadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
+                    while (load.acked.keySet().stream().anyMatch(id -> !arrived.containsKey(id)) && System.nanoTime() < drainDeadline) {
+                        NodeProcess.pause(Duration.ofMillis(250));
+                    }
+                    long lost = load.acked.keySet().stream().filter(id -> !arrived.containsKey(id)).count();
+                    double[] all = latencies(arrived, load.acked, start, Long.MAX_VALUE, "");
+                    Map<String, Object> extra = new LinkedHashMap<>();
+                    extra.put("retention", keep);
+                    extra.put("target-rate", s.rate());
+                    List<Sample> smp = retentionSamples;
+                    if (!smp.isEmpty()) {
+                        extra.put("db-mib-max", String.format(java.util.Locale.ROOT, "%.1f", smp.stream().mapToDouble(Sample::dbMiB).max().orElse(0)));
+                        extra.put("db-mib-end", String.format(java.util.Locale.ROOT, "%.1f", smp.getLast().dbMiB()));
+                        // The size once a full history window exists (one retention plus one interval in), against the end.
+                        double settled = s.retention().toSeconds() * 1.5;
+                        smp.stream().filter(x -> x.seconds() >= settled).findFirst().ifPresent(x ->
+                                extra.put("db-mib-after-first-expiry", String.format(java.util.Locale.ROOT, "%.1f", x.dbMiB())));
+                        extra.put("partitions-end", smp.getLast().partitions());
+                    }
+                    extra.put("load-errors", load.errors.get());
+                    extra.put("not-sent-behind-rate", load.skipped.get());
+                    return new Result("retention", load.acked.size() / seconds, deliveries.get() / seconds, pct(all, 50), pct(all, 99),
+                            pct(all, 99.9), pct(all, 50), pct(all, 99), cores, maxRss, load.acked.size(), lost, extra);
+                }
             } finally {
                 node.term(Duration.ofSeconds(60));
                 dropDatabase(node);
@@ -397,6 +518,11 @@ public final class Bench {
         try (var c = DriverManager.getConnection(s.dbServer() + "postgres?user=postgres"); var st = c.createStatement()) {
             st.execute(sql);
         }
+    }
+
+    /** An SVG chart of the retention scenario's samples over time. */
+    public String retentionPlot() {
+        return Plot.timeline(retentionSamples, s.retention());
     }
 
     /** An SVG chart of throughput and latency per scenario. */

@@ -14,9 +14,7 @@ final class Plot {
         int top = 40;
         int chartH = 300;
         int panelW = 380;
-        StringBuilder sb = new StringBuilder();
-        sb.append(String.format(Locale.ROOT, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" font-size=\"12\">%n", w, h));
-        sb.append("<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n");
+        StringBuilder sb = open(w, h);
         // Panel 1: delivered per second.
         double maxRate = Math.max(combinedCeiling > 0 ? combinedCeiling : 0, results.stream().mapToDouble(r -> Math.max(r.deliveredPerSec(), r.ingestPerSec())).max().orElse(1));
         maxRate = niceCeil(maxRate);
@@ -57,6 +55,61 @@ final class Plot {
         legend(sb, left2, top + chartH + 35, new String[] {"p50", "p99", "p99.9"}, colors);
         sb.append("</svg>\n");
         return sb.toString();
+    }
+
+    /** Three panels over the run's time: database size, rates, and p99 latency; the retention marked. */
+    static String timeline(List<Bench.Sample> samples, java.time.Duration retention) {
+        int w = 960;
+        int h = 360;
+        int top = 40;
+        int chartH = 240;
+        int panelW = 250;
+        StringBuilder sb = open(w, h);
+        double maxT = samples.isEmpty() ? 1 : samples.getLast().seconds();
+        String[] titles = {"Database size (MiB)", "Per second", "Accept to delivered p99 (ms)"};
+        for (int p = 0; p < 3; p++) {
+            int left = 60 + p * (panelW + 70);
+            final int panel = p;
+            double max = niceCeil(samples.stream().mapToDouble(x -> switch (panel) {
+                case 0 -> x.dbMiB();
+                case 1 -> Math.max(x.ingestPerSec(), x.deliveredPerSec());
+                default -> Double.isNaN(x.p99()) ? 0 : x.p99();
+            }).max().orElse(1));
+            sb.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"20\" font-weight=\"bold\">%s</text>%n", left, titles[p]));
+            axis(sb, left, top, panelW, chartH, max, "%.0f");
+            double rx = left + panelW * Math.min(1, retention.toSeconds() / maxT);
+            sb.append(String.format(Locale.ROOT, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" stroke=\"#e6550d\" stroke-dasharray=\"4 3\"/>%n",
+                    rx, rx, top, top + chartH));
+            label(sb, left + panelW / 2.0, top + chartH + 18, String.format(Locale.ROOT, "seconds (0 to %.0f); dashed: one retention", maxT));
+            if (p == 1) {
+                line(sb, samples, left, top, panelW, chartH, maxT, max, Bench.Sample::ingestPerSec, "#9ecae1");
+                line(sb, samples, left, top, panelW, chartH, maxT, max, Bench.Sample::deliveredPerSec, "#3182bd");
+                legend(sb, left, top + chartH + 35, new String[] {"ingested", "delivered"}, new String[] {"#9ecae1", "#3182bd"});
+            } else {
+                line(sb, samples, left, top, panelW, chartH, maxT, max, p == 0 ? Bench.Sample::dbMiB : Bench.Sample::p99, p == 0 ? "#756bb1" : "#41ab5d");
+            }
+        }
+        sb.append("</svg>\n");
+        return sb.toString();
+    }
+
+    /** An SVG document of w by h on a white ground, to append to. */
+    private static StringBuilder open(int w, int h) {
+        StringBuilder sb = new StringBuilder();
+        sb.append(String.format(Locale.ROOT, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" font-size=\"12\">%n", w, h));
+        sb.append("<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n");
+        return sb;
+    }
+
+    private static void line(StringBuilder sb, List<Bench.Sample> samples, int left, int top, int w, int h, double maxX, double maxY,
+                             java.util.function.ToDoubleFunction<Bench.Sample> y, String color) {
+        StringBuilder pts = new StringBuilder();
+        for (Bench.Sample smp : samples) {
+            double v = y.applyAsDouble(smp);
+            if (Double.isNaN(v)) continue;
+            pts.append(String.format(Locale.ROOT, "%.1f,%.1f ", left + w * smp.seconds() / maxX, top + h - h * Math.min(1, v / maxY)));
+        }
+        sb.append(String.format(Locale.ROOT, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"%s\"/>%n", color, pts.toString().strip()));
     }
 
     private static void axis(StringBuilder sb, int x, int y, int w, int h, double max, String fmt) {

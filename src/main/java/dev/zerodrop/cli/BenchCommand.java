@@ -47,6 +47,9 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--no-ceilings", description = "Skip the pgbench and raw HTTP measurements.")
     boolean noCeilings;
 
+    @Option(names = "--retention", defaultValue = "3m", description = "History kept by the retention scenario's node (default: ${DEFAULT-VALUE}).")
+    String retention;
+
     @Option(names = "--work-dir", description = "Where node data and logs go (default: a new temporary directory).")
     Path workDir;
 
@@ -55,7 +58,7 @@ final class BenchCommand implements Callable<Integer> {
         Path dir = workDir != null ? workDir : Files.createTempDirectory("zerodrop-bench");
         System.out.println("bench: logs and data in " + dir);
         Bench bench = new Bench(new Bench.Settings(Durations.parse(warmup), Durations.parse(duration), producers, rate, backlog,
-                embedded ? null : dbServer, dir, System.out));
+                embedded ? null : dbServer, dir, System.out, Durations.parse(retention)));
         double db = -1;
         double http = -1;
         if (!noCeilings) {
@@ -76,7 +79,13 @@ final class BenchCommand implements Callable<Integer> {
             }
         }
         Path svg = dir.resolve("bench.svg");
-        Files.writeString(svg, Bench.plot(results.stream().filter(r -> !r.scenario().equals("backlog")).toList(), combined));
+        Files.writeString(svg, Bench.plot(results.stream().filter(r -> !r.scenario().equals("backlog") && !r.scenario().equals("retention")).toList(),
+                combined));
+        if (!bench.retentionSamples.isEmpty()) {
+            Path timeline = dir.resolve("retention.svg");
+            Files.writeString(timeline, bench.retentionPlot());
+            System.out.println("bench: retention plot written to " + timeline);
+        }
         System.out.println("bench: plot written to " + svg);
         return results.stream().allMatch(r -> r.lost() == 0) ? 0 : 1;
     }

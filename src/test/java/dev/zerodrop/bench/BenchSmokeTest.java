@@ -18,10 +18,11 @@ class BenchSmokeTest {
     Path dir;
 
     @ParameterizedTest
-    @ValueSource(strings = {"max", "rate", "fanout", "slow", "ingest", "backlog"})
+    @ValueSource(strings = {"max", "rate", "fanout", "slow", "ingest", "backlog", "retention"})
     void nothingAcknowledgedIsLost(String scenario) throws Exception {
         String server = System.getenv().getOrDefault("ZERODROP_TEST_PG", "jdbc:postgresql://127.0.0.1:5432/");
-        Bench bench = new Bench(new Bench.Settings(Duration.ofSeconds(1), Duration.ofSeconds(3), 16, 200, 2_000, server, dir, System.out));
+        Bench bench = new Bench(new Bench.Settings(Duration.ofSeconds(1), Duration.ofSeconds(scenario.equals("retention") ? 12 : 3), 16, 200,
+                2_000, server, dir, System.out, Duration.ofMinutes(1)));
         Bench.Result r = bench.run(scenario);
         assertThat(r.acked()).as(r.line()).isPositive();
         assertThat(r.lost()).as(r.line()).isZero();
