@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.zerodrop.Server;
 import dev.zerodrop.chaos.Receiver;
 import dev.zerodrop.core.Json;
+import dev.zerodrop.testing.LogCapture;
 import dev.zerodrop.testing.TestDatabase;
 import dev.zerodrop.testing.TestServer;
 import java.time.Duration;
@@ -42,6 +43,9 @@ import org.junit.jupiter.api.Test;
  *
  * Routes that destroy what they touch (DELETE, the /auth routes) get a fresh fixture, and fresh
  * tokens, for each token kind that may pass.
+ *
+ * <p>Since the run touches every route, it also checks that no token, endpoint secret or credential
+ * header value appears in any error body, log line (ZeroDrop's debug lines included) or metric.
  */
 class IsolationMatrixTest {
     enum Kind { NONE, EXPIRED, REVOKED, OTHER_APP, READ_ONLY, OWN_APP, ADMIN }
@@ -64,6 +68,9 @@ class IsolationMatrixTest {
     static String expired;
     static String revoked;
     static final AtomicInteger serial = new AtomicInteger();
+    static LogCapture logs;
+    /** Every token, endpoint secret and credential header value the run made. */
+    static final Set<String> secrets = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     /** One application with one of everything, and the ids of a few server-wide things made with it. */
     record World(Map<String, String> ids, String opEndpoint, Map<Kind, String> tokens) {
@@ -74,6 +81,7 @@ class IsolationMatrixTest {
 
     @BeforeAll
     static void start() throws Exception {
+        logs = LogCapture.start();
         db = TestDatabase.create("isolation");
         receiver = new Receiver((r, previous) -> Receiver.status(500));
         zd = TestServer.start(TestServer.defaults(db.url()), TestServer.quiet(Server.Options.defaults()));
@@ -85,6 +93,7 @@ class IsolationMatrixTest {
                 "expiresAt", Instant.now().plusSeconds(2).toString())).get("token").asText();
         JsonNode gone = zd.post("/api/v1/keys", Map.of("name", "revoked", "scope", "application", "appId", a.app()));
         revoked = gone.get("token").asText();
+        secrets.addAll(List.of(TestServer.TOKEN, otherToken, expired, revoked));
         assertThat(zd.callAs(revoked, "GET", "/api/v1/app/" + a.app(), null).status()).isEqualTo(200);
         assertThat(zd.call("DELETE", "/api/v1/keys/" + gone.get("id").asText(), null).status()).isEqualTo(204);
         await().atMost(Duration.ofSeconds(30)).until(() -> zd.callAs(expired, "GET", "/api/v1/app/" + a.app(), null).status() == 401);
@@ -95,6 +104,7 @@ class IsolationMatrixTest {
         if (zd != null) zd.close();
         if (receiver != null) receiver.close();
         if (db != null) db.close();
+        if (logs != null) logs.close();
     }
 
     /** Makes {@code n} worlds at once: their messages die together, so the wait is paid once. */
@@ -104,7 +114,11 @@ class IsolationMatrixTest {
             int k = serial.incrementAndGet();
             Map<String, String> m = new LinkedHashMap<>();
             m.put("app_id", zd.createApp("matrix " + k));
-            m.put("endpoint_id", zd.createEndpoint(m.get("app_id"), Map.of("url", receiver.url("/a" + k))).id());
+            String credential = "Bearer matrix-credential-" + java.util.UUID.randomUUID();
+            m.put("endpoint_id", zd.createEndpoint(m.get("app_id"), Map.of("url", receiver.url("/a" + k),
+                    "headers", Map.of("Authorization", credential, "X-Api-Key", "matrix-key-" + k + "-" + java.util.UUID.randomUUID()))).id());
+            secrets.add(credential);
+            secrets.add(zd.get("/api/v1/app/" + m.get("app_id") + "/endpoint/" + m.get("endpoint_id") + "/secret").get("key").asText());
             m.put("msg_id", zd.post("/api/v1/app/" + m.get("app_id") + "/msg", Map.of("eventType", "matrix.event", "payload", Map.of("k", k)))
                     .get("id").asText());
             ids.add(m);
@@ -132,6 +146,7 @@ class IsolationMatrixTest {
             tokens.put(Kind.OWN_APP, zd.createKey(app, false));
             tokens.put(Kind.READ_ONLY, zd.createKey(app, true));
             tokens.put(Kind.OTHER_APP, zd.createKey(b, false));
+            secrets.addAll(tokens.values());
             out.add(new World(Map.copyOf(m), op, tokens));
         }
         return out;
@@ -202,6 +217,7 @@ class IsolationMatrixTest {
         List<World> spare = new ArrayList<>(worlds(fresh.size() * 4));
         Map<String, Integer> outcomes = new TreeMap<>();
         List<String> failures = new ArrayList<>();
+        List<String> errorBodies = new ArrayList<>();
         int requests = 0;
         for (ApiServer.Route r : routes) {
             for (Kind kind : Kind.values()) {
@@ -217,6 +233,9 @@ class IsolationMatrixTest {
                 TestServer.Response got = send(token, c);
                 requests++;
                 outcomes.merge(kind + " " + got.status(), 1, Integer::sum);
+                if (got.status() >= 400) errorBodies.add(got.text());
+                // What the route made and answered once: a new key's token, a rotated or new endpoint's secret.
+                if (got.status() < 300 && got.json() != null) collectSecrets(got.json());
                 String problem = check(r, kind, c, got, token, w);
                 if (problem != null) failures.add(kind + " " + r.method() + " " + r.path() + " -> " + got.status() + " " + got.text() + ": " + problem);
             }
@@ -226,6 +245,31 @@ class IsolationMatrixTest {
                 routes.size(), kinds, requests, fresh.size(), outcomes);
         assertThat(failures).as("cells that broke the rule").isEmpty();
         assertThat(requests).isEqualTo(routes.size() * kinds);
+
+        String metrics = zd.call("GET", "/metrics", null).text();
+        String logged = logs.text();
+        assertThat(logged).as("the log capture works").contains("ZeroDrop listening");
+        assertThat(metrics).as("the metrics scrape works").contains("zerodrop_");
+        List<String> leaks = new ArrayList<>();
+        for (String secret : secrets) {
+            if (logged.contains(secret)) leaks.add("the log holds " + secret);
+            if (metrics.contains(secret)) leaks.add("/metrics holds " + secret);
+            for (String body : errorBodies) if (body.contains(secret)) leaks.add("an error body holds " + secret + ": " + body);
+        }
+        System.out.printf("secret scan: %d secrets against %d log lines, %d error bodies and %d bytes of metrics: %d found%n",
+                secrets.size(), logs.lines(), errorBodies.size(), metrics.length(), leaks.size());
+        assertThat(secrets).as("tokens, secrets and credentials to look for").hasSizeGreaterThan(20);
+        assertThat(leaks).isEmpty();
+    }
+
+    /** The tokens and secrets in an answer: {@code token} of a key or portal access, {@code key} of a secret. */
+    private static void collectSecrets(JsonNode json) {
+        for (String field : List.of("token", "key")) {
+            JsonNode v = json.get(field);
+            if (v != null && v.isTextual() && v.asText().length() >= 16) secrets.add(v.asText());
+        }
+        JsonNode url = json.get("url");
+        if (url != null && url.asText().contains("#key=")) secrets.add(url.asText().substring(url.asText().indexOf("#key=") + 5));
     }
 
     /** What is wrong with {@code got}, or null. */

@@ -4,10 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
-import ch.qos.logback.classic.Level;
-import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.classic.spi.ThrowableProxyUtil;
-import ch.qos.logback.core.read.ListAppender;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.zerodrop.Server;
 import dev.zerodrop.chaos.Receiver;
@@ -16,6 +12,7 @@ import dev.zerodrop.config.Knob;
 import dev.zerodrop.core.Json;
 import dev.zerodrop.delivery.Signer;
 import dev.zerodrop.store.Database;
+import dev.zerodrop.testing.LogCapture;
 import dev.zerodrop.testing.TestDatabase;
 import dev.zerodrop.testing.TestServer;
 import java.io.ByteArrayOutputStream;
@@ -34,7 +31,6 @@ import java.util.UUID;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.slf4j.LoggerFactory;
 
 /**
  * Secrets at rest: endpoint secrets (given, generated, rotated), header values and operational
@@ -349,44 +345,6 @@ class SecretsAtRestTest {
     private static long bytes(Path root) throws IOException {
         try (Stream<Path> files = Files.walk(root)) {
             return files.filter(Files::isRegularFile).mapToLong(p -> p.toFile().length()).sum();
-        }
-    }
-
-    /** Everything logged in this JVM while it is open, ZeroDrop's own debug lines included. */
-    static final class LogCapture implements AutoCloseable {
-        private final ch.qos.logback.classic.Logger root = (ch.qos.logback.classic.Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
-        private final ch.qos.logback.classic.Logger ours = (ch.qos.logback.classic.Logger) LoggerFactory.getLogger("dev.zerodrop");
-        private final ListAppender<ILoggingEvent> appender = new ListAppender<>();
-        private final Level level = ours.getLevel();
-
-        static LogCapture start() {
-            LogCapture c = new LogCapture();
-            c.appender.start();
-            c.root.addAppender(c.appender);
-            c.ours.setLevel(Level.DEBUG);
-            return c;
-        }
-
-        int lines() {
-            return appender.list.size();
-        }
-
-        String text() {
-            StringBuilder b = new StringBuilder();
-            for (ILoggingEvent e : List.copyOf(appender.list)) {
-                b.append(e.getLoggerName()).append(' ').append(e.getFormattedMessage());
-                if (e.getKeyValuePairs() != null) e.getKeyValuePairs().forEach(kv -> b.append(' ').append(kv.key).append('=').append(kv.value));
-                if (e.getThrowableProxy() != null) b.append('\n').append(ThrowableProxyUtil.asString(e.getThrowableProxy()));
-                b.append('\n');
-            }
-            return b.toString();
-        }
-
-        @Override
-        public void close() {
-            root.detachAppender(appender);
-            appender.stop();
-            ours.setLevel(level);
         }
     }
 }
